@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import type { YogaInitialContext } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import { createLoaders } from './loaders.js';
+import type { Loaders } from './loaders.js';
+import type { AxisClient } from './upstreams/axis/client.js';
+import type { NpmClient } from './upstreams/npm/client.js';
+
+/** Everything a resolver may use. Built per request; holds this caller's data only. */
+export interface GatewayContext extends YogaInitialContext {
+  requestId: string;
+  log: Logger;
+  loaders: Loaders;
+  npm: NpmClient;
+  axis: AxisClient;
+  axisAutoCommit: boolean;
+}
+
+export interface ContextDeps {
+  logger: Logger;
+  npm: NpmClient;
+  axis: AxisClient;
+  axisAutoCommit: boolean;
+}
+
+/** A caller's `x-request-id` is kept when it is short and printable; otherwise a new one is made. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestIdFor(request: Request): string {
+  const given = request.headers.get('x-request-id');
+  return given !== null && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+export function createContextFactory(deps: ContextDeps, requestIds: WeakMap<Request, string>) {
+  return ({ request }: YogaInitialContext): Omit<GatewayContext, keyof YogaInitialContext> => {
+    let requestId = requestIds.get(request);
+    if (requestId === undefined) {
+      requestId = requestIdFor(request);
+      requestIds.set(request, requestId);
+    }
+    return {
+      requestId,
+      log: deps.logger.child({ requestId }),
+      loaders: createLoaders(deps, request.signal),
+      npm: deps.npm,
+      axis: deps.axis,
+      axisAutoCommit: deps.axisAutoCommit,
+    };
+  };
+}

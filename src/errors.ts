@@ -1,0 +1,199 @@
+import { GraphQLError } from 'graphql';
+import { maskError as yogaMaskError } from 'graphql-yoga';
+
+/**
+ * The one place where failures become GraphQL errors. The upstream layer throws
+ * `UpstreamError` (what happened on the wire); `toGraphQLError` turns it into a stable
+ * `extensions.code` that clients match on. Anything else that escapes a resolver is masked.
+ */
+
+export type ErrorCode =
+  | 'BAD_USER_INPUT'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'UPSTREAM_AUTH_FAILED'
+  | 'UPSTREAM_RATE_LIMITED'
+  | 'UPSTREAM_ERROR'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'UPSTREAM_TIMEOUT'
+  | 'UPSTREAM_BAD_RESPONSE'
+  | 'INTERNAL_SERVER_ERROR';
+
+export type UpstreamName = 'npm' | 'axis';
+
+/** What went wrong on the wire, before any GraphQL meaning is attached. */
+export type UpstreamFailure =
+  /** The upstream answered with a non-success status. */
+  | 'http'
+  /** Connection refused, reset, DNS failure: nothing usable came back. */
+  | 'unavailable'
+  /** No complete answer within the configured time. */
+  | 'timeout'
+  /** A success status with a body that is not JSON or not the documented shape. */
+  | 'bad_response';
+
+const VENDOR: Record<UpstreamName, string> = { npm: 'Riverbed NPM', axis: 'Axis IdP' };
+
+export class UpstreamError extends Error {
+  constructor(
+    readonly failure: UpstreamFailure,
+    readonly upstream: UpstreamName,
+    readonly details: {
+      status?: number;
+      /** Riverbed `error_id`, or the Axis `status` name. */
+      errorId?: string;
+      /** The upstream's own description, sanitised before it reaches a client. */
+      text?: string;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(
+      `${upstream} upstream ${failure}${details.status ? ` ${details.status}` : ''}${details.errorId ? ` ${details.errorId}` : ''}`,
+      {
+        cause: details.cause,
+      },
+    );
+    this.name = 'UpstreamError';
+  }
+
+  get status(): number | undefined {
+    return this.details.status;
+  }
+
+  get errorId(): string | undefined {
+    return this.details.errorId;
+  }
+}
+
+export class GatewayError extends GraphQLError {
+  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { code, ...extensions } });
+    this.name = 'GatewayError';
+  }
+}
+
+/** Invalid input, found before any upstream call. `fields` are paths such as `input.email`. */
+export function badUserInput(problems: Array<{ field: string; message: string }>): GatewayError {
+  const text = problems.map((p) => `${p.field} ${p.message}`).join('; ');
+  return new GatewayError('BAD_USER_INPUT', `Invalid input: ${text}`, {
+    fields: problems.map((p) => p.field),
+  });
+}
+
+const BAD_INPUT_IDS = new Set([
+  'REQUEST_INVALID_INPUT',
+  'URI_INVALID_PARAMETER',
+  'URI_MISSING_PARAMETER',
+  'HTTP_INVALID_HEADER',
+  'BadRequest',
+]);
+const NOT_FOUND_IDS = new Set(['RESOURCE_NOT_FOUND', 'NotFound']);
+
+/** The error table of the README, as code. The vendor's error id wins over the bare status. */
+export function codeForUpstreamError(err: UpstreamError): ErrorCode {
+  switch (err.failure) {
+    case 'unavailable':
+      return 'UPSTREAM_UNAVAILABLE';
+    case 'timeout':
+      return 'UPSTREAM_TIMEOUT';
+    case 'bad_response':
+      return 'UPSTREAM_BAD_RESPONSE';
+    case 'http':
+      break;
+  }
+  const { status = 0, errorId } = err.details;
+  if (errorId !== undefined) {
+    if (BAD_INPUT_IDS.has(errorId)) return 'BAD_USER_INPUT';
+    if (NOT_FOUND_IDS.has(errorId)) return 'NOT_FOUND';
+    if (errorId === 'Conflict') return 'CONFLICT';
+    if (errorId === 'INTERNAL_ERROR' || errorId === 'HTTP_INVALID_METHOD') return 'UPSTREAM_ERROR';
+  }
+  if (status === 400) return 'BAD_USER_INPUT';
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 409) return 'CONFLICT';
+  if (status === 401 || status === 403) return 'UPSTREAM_AUTH_FAILED';
+  if (status === 429) return 'UPSTREAM_RATE_LIMITED';
+  return 'UPSTREAM_ERROR';
+}
+
+/**
+ * Upstream texts may echo request details; keep them short and free of URLs before a
+ * client sees them. Bodies, headers and URLs are never copied into extensions.
+ */
+export function sanitizeUpstreamText(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const clean = text
+    .replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>')
+    .replace(/bearer\s+\S+/gi, 'Bearer <redacted>')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (clean === '') return undefined;
+  return clean.length > 200 ? `${clean.slice(0, 197)}...` : clean;
+}
+
+function messageFor(code: ErrorCode, err: UpstreamError): string {
+  const vendor = VENDOR[err.upstream];
+  const text = sanitizeUpstreamText(err.details.text);
+  switch (code) {
+    case 'BAD_USER_INPUT':
+      return `${vendor} rejected the input${text ? `: ${text}` : '.'}`;
+    case 'NOT_FOUND':
+      return `${vendor} could not find the resource${text ? `: ${text}` : '.'}`;
+    case 'CONFLICT':
+      return `${vendor} refused the change because it conflicts with existing data${text ? `: ${text}` : '.'}`;
+    case 'UPSTREAM_AUTH_FAILED':
+      return `${vendor} rejected the gateway's service credentials (missing, expired, or without the needed permission).`;
+    case 'UPSTREAM_RATE_LIMITED':
+      return `${vendor} is rate limiting the gateway; try again later.`;
+    case 'UPSTREAM_UNAVAILABLE':
+      return `${vendor} is unreachable.`;
+    case 'UPSTREAM_TIMEOUT':
+      return `${vendor} did not answer in time.`;
+    case 'UPSTREAM_BAD_RESPONSE':
+      return `${vendor} sent a response the gateway could not understand.`;
+    default:
+      return `${vendor} failed to process the request.`;
+  }
+}
+
+export function toGatewayError(err: UpstreamError): GatewayError {
+  const code = codeForUpstreamError(err);
+  const extensions: Record<string, unknown> = { upstream: err.upstream };
+  if (err.details.status !== undefined) extensions['upstreamStatus'] = err.details.status;
+  if (err.details.errorId !== undefined) extensions['upstreamErrorId'] = err.details.errorId;
+  return new GatewayError(code, messageFor(code, err), extensions);
+}
+
+export function isUpstreamError(err: unknown): err is UpstreamError {
+  return err instanceof UpstreamError;
+}
+
+/** The GraphQL error code an error would be given, for logs and callers that branch on it. */
+export function errorCodeOf(err: unknown): ErrorCode | undefined {
+  if (err instanceof UpstreamError) return codeForUpstreamError(err);
+  if (err instanceof GraphQLError) {
+    const code = err.extensions?.['code'];
+    if (typeof code === 'string') return code as ErrorCode;
+    if (err.originalError) return errorCodeOf(err.originalError);
+  }
+  return undefined;
+}
+
+/**
+ * Yoga's `maskedErrors.maskError`: upstream failures get their stable code and position,
+ * our own GraphQL errors pass through, everything else becomes a masked
+ * INTERNAL_SERVER_ERROR. The original is never attached, even in development, because
+ * it can carry URLs and upstream bodies.
+ */
+export function maskError(error: unknown, message: string): Error {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (original instanceof UpstreamError) {
+    const mapped = toGatewayError(original);
+    return new GraphQLError(mapped.message, {
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      path: error instanceof GraphQLError ? error.path : undefined,
+      extensions: mapped.extensions,
+    });
+  }
+  return yogaMaskError(error, message, false);
+}

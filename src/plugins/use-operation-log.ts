@@ -1,0 +1,38 @@
+import { getOperationAST } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { GatewayContext } from '../context.js';
+import { errorCodeOf } from '../errors.js';
+
+/**
+ * One log line per executed operation: name, type, duration and the error codes it
+ * produced. Never the document's variables (they may carry secrets) nor result data.
+ */
+export function useOperationLog(): Plugin<GatewayContext> {
+  return {
+    onExecute({ args }) {
+      const started = performance.now();
+      const ctx = args.contextValue;
+      return {
+        onExecuteDone({ result }) {
+          if (!('errors' in result) && !ctx.log.isLevelEnabled('info')) return;
+          const errors = 'errors' in result && result.errors ? result.errors : [];
+          const codes = errors.map((e) => errorCodeOf(e) ?? 'INTERNAL_SERVER_ERROR');
+          const operation = getOperationAST(args.document, args.operationName);
+          const entry = {
+            operationName: args.operationName ?? operation?.name?.value ?? null,
+            operationType: operation?.operation,
+            ms: Math.round((performance.now() - started) * 10) / 10,
+            ...(codes.length ? { errorCodes: codes } : {}),
+          };
+          if (codes.includes('INTERNAL_SERVER_ERROR')) {
+            for (const e of errors) {
+              if (errorCodeOf(e) === undefined)
+                ctx.log.error({ err: e.originalError ?? e }, 'unexpected error in a resolver');
+            }
+          }
+          ctx.log.info(entry, 'graphql operation');
+        },
+      };
+    },
+  };
+}

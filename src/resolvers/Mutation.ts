@@ -1,0 +1,172 @@
+import { GatewayError, UpstreamError, toGatewayError } from '../errors.js';
+import type { GatewayContext } from '../context.js';
+import type { MutationResolvers } from '../generated/resolvers-types.js';
+import type { AxisGroup, AxisUser, AxisUserWrite } from '../upstreams/axis/types.js';
+import {
+  accIdsInput,
+  azureAccountsInput,
+  createGroupInput,
+  createUserInput,
+  idSchema,
+  updateGroupInput,
+  updateUserInput,
+  validate,
+} from './validation.js';
+
+/**
+ * Axis changes take effect only after `POST commit`. With AXIS_AUTO_COMMIT every successful
+ * write is committed at once (what the vendor's own scripts do). A failed commit leaves the
+ * change staged in the IdP, so the error says so instead of pretending nothing happened.
+ */
+async function commitIfAuto(ctx: GatewayContext): Promise<void> {
+  if (!ctx.axisAutoCommit) return;
+  try {
+    await ctx.axis.commit();
+  } catch (err) {
+    if (!(err instanceof UpstreamError)) throw err;
+    const mapped = toGatewayError(err);
+    throw new GatewayError(
+      mapped.extensions['code'] as 'UPSTREAM_ERROR',
+      `The change was saved in Axis IdP but committing it failed (${mapped.message}) Run commitAxisChanges to apply it.`,
+      { ...mapped.extensions, staged: true },
+    );
+  }
+}
+
+function afterUserWrite(ctx: GatewayContext, user: AxisUser): AxisUser {
+  ctx.loaders.forgetAxis();
+  ctx.loaders.primeUsers([user]);
+  return user;
+}
+
+function afterGroupWrite(ctx: GatewayContext, group: AxisGroup): AxisGroup {
+  ctx.loaders.forgetAxis();
+  ctx.loaders.primeGroups([group]);
+  return group;
+}
+
+export const Mutation: MutationResolvers = {
+  setAzureSyncEnabled: async (_parent, args, ctx) => {
+    await ctx.npm.setSyncEnabled(args.enabled);
+    ctx.loaders.forgetNpm();
+    return ctx.loaders.cloudStatus();
+  },
+
+  syncAzureAccounts: async (_parent, _args, ctx) => {
+    await ctx.npm.syncNow();
+    ctx.loaders.forgetNpm();
+    return ctx.loaders.cloudStatus();
+  },
+
+  upsertAzureAccounts: async (_parent, args, ctx) => {
+    const accounts = validate(azureAccountsInput, args.accounts, 'accounts');
+    await ctx.npm.upsertAccounts(accounts);
+    ctx.loaders.forgetNpm();
+    // The PUT answers 204 with no body: read the accounts back as the appliance stored them.
+    const stored = await ctx.loaders.azureAccountById.loadMany(accounts.map((a) => a.accId));
+    return stored.map((account, i) => {
+      if (account instanceof Error) throw account;
+      if (account === null) {
+        throw new GatewayError(
+          'UPSTREAM_BAD_RESPONSE',
+          `Riverbed NPM accepted account ${accounts[i]?.accId} but does not list it.`,
+          {
+            upstream: 'npm',
+          },
+        );
+      }
+      return account;
+    });
+  },
+
+  deleteAzureAccounts: async (_parent, args, ctx) => {
+    const accIds = validate(accIdsInput, args.accIds, 'accIds');
+    await ctx.npm.deleteAccounts(accIds);
+    ctx.loaders.forgetNpm();
+    return accIds;
+  },
+
+  createUser: async (_parent, args, ctx) => {
+    const input = validate(createUserInput, args.input, 'input');
+    const user = await ctx.axis.createUser({
+      userName: input.userName,
+      email: input.email,
+      firstName: input.firstName,
+      lastName: input.lastName,
+      enabled: input.enabled ?? true,
+      expiration: input.expiration ?? null,
+      groupIds: input.groupIds ?? [],
+      ...(input.sshPrivateKey ? { sshPrivateKey: input.sshPrivateKey } : {}),
+    });
+    await commitIfAuto(ctx);
+    return afterUserWrite(ctx, user);
+  },
+
+  updateUser: async (_parent, args, ctx) => {
+    const id = validate(idSchema, args.id, 'id');
+    const input = validate(updateUserInput, args.input, 'input');
+    // Axis PUT replaces the whole user: read it fresh, merge, write everything back, so an
+    // omitted field (memberships included) keeps its value.
+    const current = await ctx.axis.getUser(id);
+    const merged: AxisUserWrite = {
+      userName: input.userName ?? current.userName,
+      email: input.email ?? current.email,
+      firstName: input.firstName ?? current.firstName,
+      lastName: input.lastName ?? current.lastName,
+      enabled: input.enabled ?? current.enabled,
+      expiration: input.expiration === undefined ? current.expiration : input.expiration,
+      groupIds: input.groupIds ?? current.groups.map((g) => g.id),
+      sshPrivateKey: input.sshPrivateKey,
+    };
+    const user = await ctx.axis.updateUser(id, merged);
+    await commitIfAuto(ctx);
+    return afterUserWrite(ctx, user);
+  },
+
+  deleteUser: async (_parent, args, ctx) => {
+    const id = validate(idSchema, args.id, 'id');
+    await ctx.axis.deleteUser(id);
+    await commitIfAuto(ctx);
+    ctx.loaders.forgetAxis();
+    return id;
+  },
+
+  createGroup: async (_parent, args, ctx) => {
+    const input = validate(createGroupInput, args.input, 'input');
+    const group = await ctx.axis.createGroup({
+      name: input.name,
+      description: input.description ?? null,
+      userIds: input.userIds ?? [],
+    });
+    await commitIfAuto(ctx);
+    return afterGroupWrite(ctx, group);
+  },
+
+  updateGroup: async (_parent, args, ctx) => {
+    const id = validate(idSchema, args.id, 'id');
+    const input = validate(updateGroupInput, args.input, 'input');
+    // Same read-merge-write as updateUser: a new description must never drop the members.
+    const current = await ctx.axis.getGroup(id);
+    const group = await ctx.axis.updateGroup(id, {
+      name: input.name ?? current.name,
+      description: input.description === undefined ? current.description : input.description,
+      userIds: input.userIds ?? current.users.map((u) => u.id),
+    });
+    await commitIfAuto(ctx);
+    return afterGroupWrite(ctx, group);
+  },
+
+  deleteGroup: async (_parent, args, ctx) => {
+    const id = validate(idSchema, args.id, 'id');
+    await ctx.axis.deleteGroup(id);
+    await commitIfAuto(ctx);
+    ctx.loaders.forgetAxis();
+    return id;
+  },
+
+  commitAxisChanges: async (_parent, _args, ctx) => {
+    await ctx.axis.commit();
+    ctx.loaders.forgetAxis();
+    return true;
+  },
+};

@@ -1,0 +1,26 @@
+import type { QueryResolvers } from '../generated/resolvers-types.js';
+import { idSchema, pageArgs, validate } from './validation.js';
+
+export const Query: QueryResolvers = {
+  azureStatus: (_parent, _args, ctx) => ctx.loaders.cloudStatus(),
+
+  azureAccounts: (_parent, _args, ctx) => ctx.loaders.azureAccounts(),
+
+  azureAccount: (_parent, args, ctx) => ctx.loaders.azureAccountById.load(validate(idSchema, args.accId, 'accId')),
+
+  user: (_parent, args, ctx) => ctx.loaders.userById.load(validate(idSchema, args.id, 'id')),
+
+  users: async (_parent, args, ctx) => {
+    const page = await ctx.axis.listUsers(validate(pageArgs, args, ''), ctx.request.signal);
+    ctx.loaders.primeUsers(page.data);
+    return page;
+  },
+
+  group: (_parent, args, ctx) => ctx.loaders.groupById.load(validate(idSchema, args.id, 'id')),
+
+  groups: async (_parent, args, ctx) => {
+    const page = await ctx.axis.listGroups(validate(pageArgs, args, ''), ctx.request.signal);
+    ctx.loaders.primeGroups(page.data);
+    return page;
+  },
+};

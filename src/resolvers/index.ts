@@ -1,0 +1,17 @@
+import { DateTimeResolver } from 'graphql-scalars';
+import type { Resolvers } from '../generated/resolvers-types.js';
+import { Group } from './Group.js';
+import { Mutation } from './Mutation.js';
+import { GroupPage, UserPage } from './pages.js';
+import { Query } from './Query.js';
+import { User } from './User.js';
+
+export const resolvers: Resolvers = {
+  DateTime: DateTimeResolver,
+  Query,
+  Mutation,
+  User,
+  Group,
+  UserPage,
+  GroupPage,
+};

@@ -1,0 +1,28 @@
+import type { AxisGroup, AxisPage, AxisUser } from '../upstreams/axis/types.js';
+
+/**
+ * What the User and Group resolvers receive as parents: a whole entity from the IdP, or
+ * the reference another entity embeds (`user.groups`, `group.users`). A reference answers
+ * `id` and the display name on its own; any other field loads the entity through the
+ * per-request loader.
+ */
+export interface UserRef {
+  kind: 'ref';
+  id: string;
+  userName: string | null;
+}
+
+export interface GroupRef {
+  kind: 'ref';
+  id: string;
+  name: string | null;
+}
+
+export type UserSource = AxisUser | UserRef;
+export type GroupSource = AxisGroup | GroupRef;
+export type UserPageSource = AxisPage<AxisUser>;
+export type GroupPageSource = AxisPage<AxisGroup>;
+
+export function isRef<T extends UserSource | GroupSource>(source: T): source is Extract<T, { kind: 'ref' }> {
+  return 'kind' in source;
+}
