@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'UPSTREAM_UNAVAILABLE'
   | 'UPSTREAM_TIMEOUT'
   | 'UPSTREAM_BAD_RESPONSE'
+  | 'GRAPHQL_PARSE_FAILED'
+  | 'GRAPHQL_VALIDATION_FAILED'
   | 'INTERNAL_SERVER_ERROR';
 
 export type UpstreamName = 'npm' | 'axis';
@@ -68,8 +70,16 @@ export class UpstreamError extends Error {
 export class GatewayError extends GraphQLError {
   constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
     super(message, { extensions: { code, ...extensions } });
-    this.name = 'GatewayError';
   }
+}
+
+/**
+ * `instanceof GraphQLError` is not reliable: graphql 16 ships CJS and ESM builds, and a
+ * process can load both (a bundler or test runner resolving `module`, Node resolving
+ * `main`), each with its own class. graphql-js names every error it makes, so check that.
+ */
+export function isGraphQLError(err: unknown): err is GraphQLError {
+  return err instanceof Error && err.name === 'GraphQLError';
 }
 
 /** Invalid input, found before any upstream call. `fields` are paths such as `input.email`. */
@@ -171,7 +181,7 @@ export function isUpstreamError(err: unknown): err is UpstreamError {
 /** The GraphQL error code an error would be given, for logs and callers that branch on it. */
 export function errorCodeOf(err: unknown): ErrorCode | undefined {
   if (err instanceof UpstreamError) return codeForUpstreamError(err);
-  if (err instanceof GraphQLError) {
+  if (isGraphQLError(err)) {
     const code = err.extensions?.['code'];
     if (typeof code === 'string') return code as ErrorCode;
     if (err.originalError) return errorCodeOf(err.originalError);
@@ -186,14 +196,19 @@ export function errorCodeOf(err: unknown): ErrorCode | undefined {
  * it can carry URLs and upstream bodies.
  */
 export function maskError(error: unknown, message: string): Error {
-  const original = error instanceof GraphQLError ? error.originalError : error;
+  const located = isGraphQLError(error) ? error : undefined;
+  const original = located ? located.originalError : error;
   if (original instanceof UpstreamError) {
     const mapped = toGatewayError(original);
     return new GraphQLError(mapped.message, {
-      nodes: error instanceof GraphQLError ? error.nodes : undefined,
-      path: error instanceof GraphQLError ? error.path : undefined,
+      nodes: located?.nodes,
+      source: located?.source,
+      positions: located?.positions,
+      path: located?.path,
       extensions: mapped.extensions,
     });
   }
+  // Our own GatewayErrors (and graphql-js validation errors) are meant for the client.
+  if (located && (original === undefined || isGraphQLError(original))) return located;
   return yogaMaskError(error, message, false);
 }

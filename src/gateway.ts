@@ -8,6 +8,7 @@ import type { GatewayConfig } from './config.js';
 import { createContextFactory } from './context.js';
 import type { GatewayContext } from './context.js';
 import { maskError } from './errors.js';
+import { useErrorCodes } from './plugins/use-error-codes.js';
 import { useOperationLog } from './plugins/use-operation-log.js';
 import { useRequestId } from './plugins/use-request-id.js';
 import { resolvers } from './resolvers/index.js';
@@ -65,6 +66,6 @@ export function createGateway({ config, logger, upstreams }: GatewayDeps): Gatew
       error: (...args: unknown[]) =>
         args[0] instanceof Error ? yogaLog.error({ err: args[0] }, 'yoga error') : yogaLog.error(String(args[0])),
     },
-    plugins: [useRequestId(requestIds), useOperationLog()],
+    plugins: [useRequestId(requestIds), useErrorCodes(), useOperationLog()],
   });
 }

@@ -1,0 +1,118 @@
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { loadConfig } from '../../src/config.js';
+import { createGateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/logger.js';
+import { createUpstreams } from '../../src/upstreams/index.js';
+import type { Upstreams } from '../../src/upstreams/index.js';
+import { createAxisSimulator } from '../../src/simulators/axis-sim.js';
+import type { AxisSimulator, AxisSimulatorOptions } from '../../src/simulators/axis-sim.js';
+import { createNpmSimulator } from '../../src/simulators/npm-sim.js';
+import type { NpmSimulator, NpmSimulatorOptions } from '../../src/simulators/npm-sim.js';
+
+export const NPM_USER = 'admin';
+export const NPM_PASSWORD = 'npm-password-under-test-7f3a';
+export const AXIS_RW_TOKEN = 'axis-rw-token-under-test-91c2';
+export const AXIS_RO_TOKEN = 'axis-ro-token-under-test-5d0e';
+
+export interface GraphQLResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: {
+    data?: Record<string, unknown> | null;
+    errors?: Array<{ message: string; path?: Array<string | number>; extensions?: Record<string, unknown> }>;
+  };
+}
+
+export interface Stack {
+  npmSim: NpmSimulator;
+  axisSim: AxisSimulator;
+  upstreams: Upstreams;
+  url: string;
+  /** Every log line the gateway wrote, at trace level. */
+  logs: string[];
+  gql(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse>;
+  /** Upstream calls per route since the last resetCounts(), both simulators merged as `npm:route`/`axis:route`. */
+  calls(): Record<string, number>;
+  resetCounts(): void;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  env?: Record<string, string | undefined>;
+  npm?: NpmSimulatorOptions;
+  axis?: AxisSimulatorOptions;
+}
+
+/**
+ * The real gateway (HTTP server on a loopback port) against the real simulators (two more
+ * loopback servers). Nothing is mocked: every test request crosses three sockets.
+ */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const npmSim = createNpmSimulator({ username: NPM_USER, password: NPM_PASSWORD, syncDurationMs: 50, ...options.npm });
+  const axisSim = createAxisSimulator({
+    tokens: { [AXIS_RW_TOKEN]: 'rw', [AXIS_RO_TOKEN]: 'ro' },
+    ...options.axis,
+  });
+  const [npmUrl, axisUrl] = await Promise.all([npmSim.start(0), axisSim.start(0)]);
+  const logs: string[] = [];
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    NPM_BASE_URL: npmUrl,
+    NPM_USERNAME: NPM_USER,
+    NPM_PASSWORD: NPM_PASSWORD,
+    AXIS_BASE_URL: axisUrl,
+    AXIS_API_TOKEN: AXIS_RW_TOKEN,
+    UPSTREAM_TIMEOUT_MS: '1500',
+    LOG_LEVEL: 'trace',
+    ...options.env,
+  });
+  const logger = createLogger('trace', { write: (line: string) => void logs.push(line) });
+  const upstreams = createUpstreams(config, logger);
+  const gateway = createGateway({ config, logger, upstreams });
+  const server: Server = createServer(gateway);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    npmSim,
+    axisSim,
+    upstreams,
+    url,
+    logs,
+    async gql(query, variables, headers = {}) {
+      const res = await request(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      const text = await res.body.text();
+      return { status: res.statusCode, headers: res.headers, body: JSON.parse(text) as GraphQLResponse['body'] };
+    },
+    calls() {
+      const merged: Record<string, number> = {};
+      for (const [name, sim] of [['npm', npmSim], ['axis', axisSim]] as const) {
+        for (const [route, n] of Object.entries(sim.counts())) if (n > 0) merged[`${name}:${route}`] = n;
+      }
+      return merged;
+    },
+    resetCounts() {
+      npmSim.resetCounts();
+      axisSim.resetCounts();
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Simulators first: that ends hung upstream calls, so the pools can close at once.
+      await Promise.all([npmSim.stop(), axisSim.stop()]);
+      await upstreams.close().catch(() => undefined);
+    },
+  };
+}
+
+/** The error codes of a response, in order. */
+export function codes(res: GraphQLResponse): unknown[] {
+  return (res.body.errors ?? []).map((e) => e.extensions?.['code']);
+}
