@@ -22,28 +22,27 @@ const optionalText = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
 
-const envSchema = z
-  .object({
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-    PORT: z.coerce.number().int().min(0).max(65535).default(4000),
-    HOST: z.string().min(1).default('0.0.0.0'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    NPM_BASE_URL: httpUrl,
-    NPM_ACCESS_TOKEN: optionalText,
-    NPM_USERNAME: optionalText,
-    NPM_PASSWORD: optionalText,
-    NPM_TLS_REJECT_UNAUTHORIZED: bool(true),
-    NPM_CA_FILE: optionalText,
-    AXIS_BASE_URL: httpUrl.default('https://admin-api.axissecurity.com'),
-    AXIS_API_PREFIX: z
-      .string()
-      .regex(/^\/[A-Za-z0-9._/-]*$/, 'must be a path such as /api/v1')
-      .default('/api/v1')
-      .transform((v) => v.replace(/\/+$/, '')),
-    AXIS_API_TOKEN: z.string({ message: 'is required' }).min(1, 'is required'),
-    AXIS_AUTO_COMMIT: bool(true),
-    UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
-  });
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NPM_BASE_URL: httpUrl,
+  NPM_ACCESS_TOKEN: optionalText,
+  NPM_USERNAME: optionalText,
+  NPM_PASSWORD: optionalText,
+  NPM_TLS_REJECT_UNAUTHORIZED: bool(true),
+  NPM_CA_FILE: optionalText,
+  AXIS_BASE_URL: httpUrl.default('https://admin-api.axissecurity.com'),
+  AXIS_API_PREFIX: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._/-]*$/, 'must be a path such as /api/v1')
+    .default('/api/v1')
+    .transform((v) => v.replace(/\/+$/, '')),
+  AXIS_API_TOKEN: z.string({ message: 'is required' }).min(1, 'is required'),
+  AXIS_AUTO_COMMIT: bool(true),
+  UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+});
 
 export type NpmAuthConfig =
   { kind: 'token'; accessToken: string } | { kind: 'password'; username: string; password: string };

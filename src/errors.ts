@@ -116,13 +116,15 @@ export function codeForUpstreamError(err: UpstreamError): ErrorCode {
     if (BAD_INPUT_IDS.has(errorId)) return 'BAD_USER_INPUT';
     if (NOT_FOUND_IDS.has(errorId)) return 'NOT_FOUND';
     if (errorId === 'Conflict') return 'CONFLICT';
-    if (errorId === 'INTERNAL_ERROR' || errorId === 'HTTP_INVALID_METHOD') return 'UPSTREAM_ERROR';
   }
+  // Rate limiting and auth are told by the status: proxies in front of an appliance send
+  // 429/401 with whatever id (or none) they like.
+  if (status === 429) return 'UPSTREAM_RATE_LIMITED';
+  if (status === 401 || status === 403) return 'UPSTREAM_AUTH_FAILED';
+  if (errorId === 'INTERNAL_ERROR' || errorId === 'HTTP_INVALID_METHOD') return 'UPSTREAM_ERROR';
   if (status === 400) return 'BAD_USER_INPUT';
   if (status === 404) return 'NOT_FOUND';
   if (status === 409) return 'CONFLICT';
-  if (status === 401 || status === 403) return 'UPSTREAM_AUTH_FAILED';
-  if (status === 429) return 'UPSTREAM_RATE_LIMITED';
   return 'UPSTREAM_ERROR';
 }
 

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
 import { createContextFactory } from './context.js';
 import type { GatewayContext } from './context.js';
-import { maskError } from './errors.js';
+import { UpstreamError, maskError } from './errors.js';
 import { useErrorCodes } from './plugins/use-error-codes.js';
 import { useOperationLog } from './plugins/use-operation-log.js';
 import { useRequestId } from './plugins/use-request-id.js';
@@ -63,8 +63,16 @@ export function createGateway({ config, logger, upstreams }: GatewayDeps): Gatew
       debug: (...args: unknown[]) => yogaLog.debug(String(args[0])),
       info: (...args: unknown[]) => yogaLog.info(String(args[0])),
       warn: (...args: unknown[]) => yogaLog.warn(String(args[0])),
-      error: (...args: unknown[]) =>
-        args[0] instanceof Error ? yogaLog.error({ err: args[0] }, 'yoga error') : yogaLog.error(String(args[0])),
+      // Yoga reports every resolver error here. Upstream failures are expected and already
+      // logged (with their code) by useOperationLog, so they drop to debug.
+      error: (...args: unknown[]) => {
+        const err = args[0];
+        if (!(err instanceof Error)) return yogaLog.error(String(err));
+        const expected =
+          err instanceof UpstreamError || (err as { originalError?: unknown }).originalError instanceof UpstreamError;
+        if (expected) yogaLog.debug({ err }, 'upstream failure');
+        else yogaLog.error({ err }, 'yoga error');
+      },
     },
     plugins: [useRequestId(requestIds), useErrorCodes(), useOperationLog()],
   });

@@ -1,7 +1,7 @@
 import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { GatewayContext } from '../context.js';
-import { errorCodeOf } from '../errors.js';
+import { UpstreamError, errorCodeOf } from '../errors.js';
 
 /**
  * One log line per executed operation: name, type, duration and the error codes it
@@ -17,12 +17,26 @@ export function useOperationLog(): Plugin<GatewayContext> {
           if (!('errors' in result) && !ctx.log.isLevelEnabled('info')) return;
           const errors = 'errors' in result && result.errors ? result.errors : [];
           const codes = errors.map((e) => errorCodeOf(e) ?? 'INTERNAL_SERVER_ERROR');
+          const upstreamFailures = errors.flatMap((e) =>
+            e.originalError instanceof UpstreamError
+              ? [
+                  {
+                    path: e.path?.join('.'),
+                    upstream: e.originalError.upstream,
+                    failure: e.originalError.failure,
+                    status: e.originalError.status,
+                    errorId: e.originalError.errorId,
+                  },
+                ]
+              : [],
+          );
           const operation = getOperationAST(args.document, args.operationName);
           const entry = {
             operationName: args.operationName ?? operation?.name?.value ?? null,
             operationType: operation?.operation,
             ms: Math.round((performance.now() - started) * 10) / 10,
             ...(codes.length ? { errorCodes: codes } : {}),
+            ...(upstreamFailures.length ? { upstreamFailures } : {}),
           };
           if (codes.includes('INTERNAL_SERVER_ERROR')) {
             for (const e of errors) {
@@ -30,7 +44,8 @@ export function useOperationLog(): Plugin<GatewayContext> {
                 ctx.log.error({ err: e.originalError ?? e }, 'unexpected error in a resolver');
             }
           }
-          ctx.log.info(entry, 'graphql operation');
+          if (upstreamFailures.length) ctx.log.warn(entry, 'graphql operation with upstream failures');
+          else ctx.log.info(entry, 'graphql operation');
         },
       };
     },

@@ -85,7 +85,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async gql(query, variables, headers = {}) {
       const res = await request(`${url}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headers },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+          ...headers,
+        },
         body: JSON.stringify({ query, variables }),
       });
       const text = await res.body.text();
@@ -93,7 +97,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     calls() {
       const merged: Record<string, number> = {};
-      for (const [name, sim] of [['npm', npmSim], ['axis', axisSim]] as const) {
+      for (const [name, sim] of [
+        ['npm', npmSim],
+        ['axis', axisSim],
+      ] as const) {
         for (const [route, n] of Object.entries(sim.counts())) if (n > 0) merged[`${name}:${route}`] = n;
       }
       return merged;

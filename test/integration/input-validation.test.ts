@@ -71,9 +71,12 @@ describe('input is checked before any upstream call', () => {
   });
 
   it('an invalid DateTime is refused by the scalar with BAD_USER_INPUT', async () => {
-    const res = await stack.gql('mutation($input: UpdateUserInput!) { updateUser(id: "u-0001", input: $input) { id } }', {
-      input: { expiration: 'next tuesday' },
-    });
+    const res = await stack.gql(
+      'mutation($input: UpdateUserInput!) { updateUser(id: "u-0001", input: $input) { id } }',
+      {
+        input: { expiration: 'next tuesday' },
+      },
+    );
     expect(codes(res)).toEqual(['BAD_USER_INPUT']);
     expect(res.body.errors?.[0]?.message).toContain('expiration');
     expect(stack.calls()).toEqual({});

@@ -33,7 +33,10 @@ describe('Azure mutations', () => {
     expect(res.body.data?.['syncAzureAccounts']).toMatchObject({ enabled: true, state: 'SYNC_INITIALIZING' });
     expect(stack.calls()).toEqual({ 'npm:sync.post': 1, 'npm:status.get': 1, 'npm:total': 2 });
     await expect
-      .poll(async () => ((await stack.gql('{ azureStatus { state } }')).body.data?.['azureStatus'] as { state: string }).state)
+      .poll(
+        async () =>
+          ((await stack.gql('{ azureStatus { state } }')).body.data?.['azureStatus'] as { state: string }).state,
+      )
       .toBe('SYNC_SUCCEEDED');
   });
 
@@ -41,7 +44,11 @@ describe('Azure mutations', () => {
     await stack.gql('mutation { setAzureSyncEnabled(enabled: false) { enabled } }');
     const res = await stack.gql('mutation { syncAzureAccounts { state } }');
     expect(codes(res)).toEqual(['BAD_USER_INPUT']);
-    expect(res.body.errors?.[0]?.extensions).toMatchObject({ upstream: 'npm', upstreamStatus: 400, upstreamErrorId: 'REQUEST_INVALID_INPUT' });
+    expect(res.body.errors?.[0]?.extensions).toMatchObject({
+      upstream: 'npm',
+      upstreamStatus: 400,
+      upstreamErrorId: 'REQUEST_INVALID_INPUT',
+    });
   });
 
   it('upsertAzureAccounts writes the password and returns the accounts without it', async () => {
@@ -49,8 +56,20 @@ describe('Azure mutations', () => {
       'mutation($a: [AzureAccountInput!]!) { upsertAzureAccounts(accounts: $a) { accId tenantId subscriptionId appId } }',
       {
         a: [
-          { accId: 'new-acc', tenantId: 'tenant-n', subscriptionId: 'sub-n', appId: 'app-n', appPassword: 'pw-new-acc-secret' },
-          { accId: 'prod-eastus', tenantId: 'tenant-p', subscriptionId: 'sub-p', appId: 'app-p', appPassword: 'pw-prod-secret' },
+          {
+            accId: 'new-acc',
+            tenantId: 'tenant-n',
+            subscriptionId: 'sub-n',
+            appId: 'app-n',
+            appPassword: 'pw-new-acc-secret',
+          },
+          {
+            accId: 'prod-eastus',
+            tenantId: 'tenant-p',
+            subscriptionId: 'sub-p',
+            appId: 'app-p',
+            appPassword: 'pw-prod-secret',
+          },
         ],
       },
     );
@@ -73,7 +92,11 @@ describe('Azure mutations', () => {
 
     const missing = await stack.gql('mutation { deleteAzureAccounts(accIds: ["staging-westeurope", "nope"]) }');
     expect(codes(missing)).toEqual(['NOT_FOUND']);
-    expect(missing.body.errors?.[0]?.extensions).toMatchObject({ upstream: 'npm', upstreamStatus: 404, upstreamErrorId: 'RESOURCE_NOT_FOUND' });
+    expect(missing.body.errors?.[0]?.extensions).toMatchObject({
+      upstream: 'npm',
+      upstreamStatus: 404,
+      upstreamErrorId: 'RESOURCE_NOT_FOUND',
+    });
     expect(stack.npmSim.state().accounts.map((a) => a.acc_id)).toEqual(['staging-westeurope']);
   });
 });
@@ -121,13 +144,19 @@ describe('Axis user mutations', () => {
       `mutation { createUser(input: { userName: "${taken}", email: "x@example.com", firstName: "X", lastName: "Y" }) { id } }`,
     );
     expect(codes(res)).toEqual(['CONFLICT']);
-    expect(res.body.errors?.[0]?.extensions).toMatchObject({ upstream: 'axis', upstreamStatus: 409, upstreamErrorId: 'Conflict' });
+    expect(res.body.errors?.[0]?.extensions).toMatchObject({
+      upstream: 'axis',
+      upstreamStatus: 409,
+      upstreamErrorId: 'Conflict',
+    });
     expect(stack.calls()['axis:commit']).toBeUndefined();
   });
 
   it('updateUser changes only the given fields and keeps memberships and the SSH key', async () => {
     const before = stack.axisSim.state().users.find((u) => u.hasSshPrivateKey && u.groupIds.length > 1)!;
-    const res = await stack.gql(`mutation { updateUser(id: "${before.id}", input: { firstName: "Renamed" }) { id firstName lastName email groups { id } hasSshPrivateKey } }`);
+    const res = await stack.gql(
+      `mutation { updateUser(id: "${before.id}", input: { firstName: "Renamed" }) { id firstName lastName email groups { id } hasSshPrivateKey } }`,
+    );
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data?.['updateUser']).toEqual({
       id: before.id,
@@ -144,7 +173,9 @@ describe('Axis user mutations', () => {
 
   it('updateUser with expiration: null clears it; groupIds replaces memberships', async () => {
     const before = stack.axisSim.state().users.find((u) => u.expiration !== null)!;
-    const res = await stack.gql(`mutation { updateUser(id: "${before.id}", input: { expiration: null, groupIds: ["g-003"] }) { expiration groups { id name } } }`);
+    const res = await stack.gql(
+      `mutation { updateUser(id: "${before.id}", input: { expiration: null, groupIds: ["g-003"] }) { expiration groups { id name } } }`,
+    );
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data?.['updateUser']).toMatchObject({ expiration: null, groups: [{ id: 'g-003' }] });
     const after = stack.axisSim.state().users.find((u) => u.id === before.id)!;
@@ -155,9 +186,13 @@ describe('Axis user mutations', () => {
 
   it('updateUser can replace and remove the SSH key', async () => {
     const id = stack.axisSim.state().users.find((u) => !u.hasSshPrivateKey)!.id;
-    const set = await stack.gql(`mutation { updateUser(id: "${id}", input: { sshPrivateKey: "new-key-material" }) { hasSshPrivateKey } }`);
+    const set = await stack.gql(
+      `mutation { updateUser(id: "${id}", input: { sshPrivateKey: "new-key-material" }) { hasSshPrivateKey } }`,
+    );
     expect(set.body.data?.['updateUser']).toEqual({ hasSshPrivateKey: true });
-    const removed = await stack.gql(`mutation { updateUser(id: "${id}", input: { sshPrivateKey: null }) { hasSshPrivateKey } }`);
+    const removed = await stack.gql(
+      `mutation { updateUser(id: "${id}", input: { sshPrivateKey: null }) { hasSshPrivateKey } }`,
+    );
     expect(removed.body.data?.['updateUser']).toEqual({ hasSshPrivateKey: false });
   });
 
@@ -179,7 +214,9 @@ describe('Axis user mutations', () => {
 
 describe('Axis group mutations', () => {
   it('createGroup with members', async () => {
-    const res = await stack.gql('mutation { createGroup(input: { name: "Red Team", description: "Adversary emulation", userIds: ["u-0001", "u-0002"] }) { id name description users { id userName } } }');
+    const res = await stack.gql(
+      'mutation { createGroup(input: { name: "Red Team", description: "Adversary emulation", userIds: ["u-0001", "u-0002"] }) { id name description users { id userName } } }',
+    );
     expect(res.body.errors).toBeUndefined();
     const names = new Map(stack.axisSim.state().users.map((u) => [u.id, u.userName]));
     expect(res.body.data?.['createGroup']).toMatchObject({
@@ -195,15 +232,26 @@ describe('Axis group mutations', () => {
 
   it('updateGroup of the description never drops the members', async () => {
     const before = stack.axisSim.state().groups.find((g) => g.userIds.length > 3)!;
-    const res = await stack.gql(`mutation { updateGroup(id: "${before.id}", input: { description: "New words" }) { name description users { id } } }`);
+    const res = await stack.gql(
+      `mutation { updateGroup(id: "${before.id}", input: { description: "New words" }) { name description users { id } } }`,
+    );
     expect(res.body.errors).toBeUndefined();
-    expect(res.body.data?.['updateGroup']).toEqual({ name: before.name, description: 'New words', users: before.userIds.map((id) => ({ id })) });
-    expect(stack.axisSim.state().groups.find((g) => g.id === before.id)).toEqual({ ...before, description: 'New words' });
+    expect(res.body.data?.['updateGroup']).toEqual({
+      name: before.name,
+      description: 'New words',
+      users: before.userIds.map((id) => ({ id })),
+    });
+    expect(stack.axisSim.state().groups.find((g) => g.id === before.id)).toEqual({
+      ...before,
+      description: 'New words',
+    });
     expect(stack.calls()).toEqual({ 'axis:groups.get': 1, 'axis:groups.update': 1, 'axis:commit': 1, 'axis:total': 3 });
   });
 
   it('updateGroup with description: null clears it and userIds replaces the members', async () => {
-    const res = await stack.gql('mutation { updateGroup(id: "g-002", input: { description: null, userIds: ["u-0010"] }) { description users { id } } }');
+    const res = await stack.gql(
+      'mutation { updateGroup(id: "g-002", input: { description: null, userIds: ["u-0010"] }) { description users { id } } }',
+    );
     expect(res.body.data?.['updateGroup']).toEqual({ description: null, users: [{ id: 'u-0010' }] });
   });
 

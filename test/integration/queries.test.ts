@@ -62,7 +62,9 @@ describe('Azure queries', () => {
 
 describe('Axis queries', () => {
   it('users pages through the IdP with its envelope', async () => {
-    const res = await stack.gql('{ users(pageSize: 50, pageNumber: 3) { pageNumber pageSize totalPages totalRecords nodes { id } } }');
+    const res = await stack.gql(
+      '{ users(pageSize: 50, pageNumber: 3) { pageNumber pageSize totalPages totalRecords nodes { id } } }',
+    );
     expect(res.body.data?.['users']).toMatchObject({ pageNumber: 3, pageSize: 50, totalPages: 3, totalRecords: 120 });
     const nodes = (res.body.data?.['users'] as { nodes: Array<{ id: string }> }).nodes;
     expect(nodes).toHaveLength(20);
@@ -98,7 +100,9 @@ describe('Axis queries', () => {
 
   it('groups { id name } inside users costs no call beyond the page', async () => {
     stack.resetCounts();
-    const res = await stack.gql('{ users(pageSize: 50) { totalRecords nodes { id userName email groups { id name } } } }');
+    const res = await stack.gql(
+      '{ users(pageSize: 50) { totalRecords nodes { id userName email groups { id name } } } }',
+    );
     expect(res.body.errors).toBeUndefined();
     expect(stack.calls()).toEqual({ 'axis:users.list': 1, 'axis:total': 1 });
   });
@@ -123,24 +127,38 @@ describe('Axis queries', () => {
 
   it('group members are loaded once each, deduplicated across groups', async () => {
     stack.resetCounts();
-    const res = await stack.gql('{ groups(pageSize: 3) { nodes { id name description users { id userName email } } } }');
+    const res = await stack.gql(
+      '{ groups(pageSize: 3) { nodes { id name description users { id userName email } } } }',
+    );
     expect(res.body.errors).toBeUndefined();
-    const groups = (res.body.data?.['groups'] as { nodes: Array<{ users: Array<{ id: string; email: string }> }> }).nodes;
+    const groups = (res.body.data?.['groups'] as { nodes: Array<{ users: Array<{ id: string; email: string }> }> })
+      .nodes;
     const distinct = new Set(groups.flatMap((g) => g.users.map((u) => u.id)));
     expect(distinct.size).toBeGreaterThan(0);
-    expect(stack.calls()).toEqual({ 'axis:groups.list': 1, 'axis:users.get': distinct.size, 'axis:total': 1 + distinct.size });
+    expect(stack.calls()).toEqual({
+      'axis:groups.list': 1,
+      'axis:users.get': distinct.size,
+      'axis:total': 1 + distinct.size,
+    });
     const expectedEmails = new Map(stack.axisSim.state().users.map((u) => [u.id, u.email]));
     for (const u of groups.flatMap((g) => g.users)) expect(u.email).toBe(expectedEmails.get(u.id));
   });
 
   it('group returns its members by userName with no member fetch, and null when absent', async () => {
     stack.resetCounts();
-    const res = await stack.gql('{ group(id: "g-001") { id name description users { id userName } } missing: group(id: "g-999") { id } }');
+    const res = await stack.gql(
+      '{ group(id: "g-001") { id name description users { id userName } } missing: group(id: "g-999") { id } }',
+    );
     expect(res.body.errors).toBeUndefined();
     const seed = stack.axisSim.state().groups.find((g) => g.id === 'g-001')!;
     const names = new Map(stack.axisSim.state().users.map((u) => [u.id, u.userName]));
     expect(res.body.data).toEqual({
-      group: { id: 'g-001', name: seed.name, description: seed.description, users: seed.userIds.map((id) => ({ id, userName: names.get(id) })) },
+      group: {
+        id: 'g-001',
+        name: seed.name,
+        description: seed.description,
+        users: seed.userIds.map((id) => ({ id, userName: names.get(id) })),
+      },
       missing: null,
     });
     expect(stack.calls()).toEqual({ 'axis:groups.get': 2, 'axis:total': 2 });
@@ -151,7 +169,13 @@ describe('Axis queries', () => {
     stack.resetCounts();
     const res = await stack.gql(DASHBOARD);
     expect(res.body.errors).toBeUndefined();
-    expect(stack.calls()).toEqual({ 'npm:status.get': 1, 'npm:authCodes.get': 1, 'npm:total': 2, 'axis:users.list': 1, 'axis:total': 1 });
+    expect(stack.calls()).toEqual({
+      'npm:status.get': 1,
+      'npm:authCodes.get': 1,
+      'npm:total': 2,
+      'axis:users.list': 1,
+      'axis:total': 1,
+    });
   });
 
   it('the three dashboard calls run in parallel: all three are in flight at once', async () => {
@@ -161,20 +185,24 @@ describe('Axis queries', () => {
     stack.npmSim.addFault({ route: '*', action: { type: 'hang' } });
     stack.axisSim.addFault({ route: '*', action: { type: 'hang' } });
     const pending = stack.gql(DASHBOARD);
-    await expect.poll(() => stack.calls(), { timeout: 1000, interval: 10 }).toEqual({
-      'npm:status.get': 1,
-      'npm:authCodes.get': 1,
-      'npm:total': 2,
-      'axis:users.list': 1,
-      'axis:total': 1,
-    });
+    await expect
+      .poll(() => stack.calls(), { timeout: 1000, interval: 10 })
+      .toEqual({
+        'npm:status.get': 1,
+        'npm:authCodes.get': 1,
+        'npm:total': 2,
+        'axis:users.list': 1,
+        'axis:total': 1,
+      });
     const res = await pending;
     expect(new Set(res.body.errors?.map((e) => e.extensions?.['code']))).toEqual(new Set(['UPSTREAM_TIMEOUT']));
   });
 
   it('ids are URL-encoded: a path-like id never reaches another resource', async () => {
     stack.resetCounts();
-    const res = await stack.gql('{ user(id: "../groups/g-001") { id } g: group(id: "g-001/../../users/u-0001") { id } }');
+    const res = await stack.gql(
+      '{ user(id: "../groups/g-001") { id } g: group(id: "g-001/../../users/u-0001") { id } }',
+    );
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data).toEqual({ user: null, g: null });
     expect(stack.calls()).toEqual({ 'axis:users.get': 1, 'axis:groups.get': 1, 'axis:total': 2 });

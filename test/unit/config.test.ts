@@ -25,7 +25,11 @@ describe('loadConfig', () => {
       host: '0.0.0.0',
       logLevel: 'info',
       upstreamTimeoutMs: 10_000,
-      npm: { baseUrl: 'https://npm.example.com', auth: { kind: 'token', accessToken: 'npm-token' }, tlsRejectUnauthorized: true },
+      npm: {
+        baseUrl: 'https://npm.example.com',
+        auth: { kind: 'token', accessToken: 'npm-token' },
+        tlsRejectUnauthorized: true,
+      },
       axis: { baseUrl: 'https://admin-api.axissecurity.com', apiPrefix: '/api/v1', autoCommit: true },
     });
   });
@@ -36,17 +40,34 @@ describe('loadConfig', () => {
   });
 
   it('reads booleans and the Axis prefix', () => {
-    const config = loadConfig({ ...base, AXIS_AUTO_COMMIT: 'false', NPM_TLS_REJECT_UNAUTHORIZED: 'false', AXIS_API_PREFIX: '/api/v1.0/' });
+    const config = loadConfig({
+      ...base,
+      AXIS_AUTO_COMMIT: 'false',
+      NPM_TLS_REJECT_UNAUTHORIZED: 'false',
+      AXIS_API_PREFIX: '/api/v1.0/',
+    });
     expect(config.axis.autoCommit).toBe(false);
     expect(config.npm.tlsRejectUnauthorized).toBe(false);
     expect(config.axis.apiPrefix).toBe('/api/v1.0');
   });
 
   it('names every bad variable at once', () => {
-    const found = problems({ PORT: 'eighty', NPM_BASE_URL: 'ftp://x', AXIS_AUTO_COMMIT: 'maybe', UPSTREAM_TIMEOUT_MS: '5' });
+    const found = problems({
+      PORT: 'eighty',
+      NPM_BASE_URL: 'ftp://x',
+      AXIS_AUTO_COMMIT: 'maybe',
+      UPSTREAM_TIMEOUT_MS: '5',
+    });
     const names = found.map((p) => p.split(' ')[0]);
     expect(names).toEqual(
-      expect.arrayContaining(['PORT', 'NPM_BASE_URL', 'AXIS_AUTO_COMMIT', 'UPSTREAM_TIMEOUT_MS', 'AXIS_API_TOKEN', 'NPM_ACCESS_TOKEN']),
+      expect.arrayContaining([
+        'PORT',
+        'NPM_BASE_URL',
+        'AXIS_AUTO_COMMIT',
+        'UPSTREAM_TIMEOUT_MS',
+        'AXIS_API_TOKEN',
+        'NPM_ACCESS_TOKEN',
+      ]),
     );
     expect(found.find((p) => p.startsWith('AXIS_API_TOKEN'))).toBe('AXIS_API_TOKEN is required');
   });
@@ -58,6 +79,8 @@ describe('loadConfig', () => {
   });
 
   it('refuses an unreadable CA file', () => {
-    expect(problems({ ...base, NPM_CA_FILE: '/nonexistent/ca.pem' })).toEqual(['NPM_CA_FILE cannot be read: /nonexistent/ca.pem']);
+    expect(problems({ ...base, NPM_CA_FILE: '/nonexistent/ca.pem' })).toEqual([
+      'NPM_CA_FILE cannot be read: /nonexistent/ca.pem',
+    ]);
   });
 });

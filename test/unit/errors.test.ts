@@ -1,6 +1,12 @@
 import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { UpstreamError, codeForUpstreamError, maskError, sanitizeUpstreamText, toGatewayError } from '../../src/errors.js';
+import {
+  UpstreamError,
+  codeForUpstreamError,
+  maskError,
+  sanitizeUpstreamText,
+  toGatewayError,
+} from '../../src/errors.js';
 
 const http = (upstream: 'npm' | 'axis', status: number, errorId?: string) =>
   new UpstreamError('http', upstream, { status, ...(errorId ? { errorId } : {}) });
@@ -59,14 +65,19 @@ describe('the upstream error table', () => {
 
 describe('maskError', () => {
   it('turns an upstream failure inside a resolver error into its code', () => {
-    const wrapped = new GraphQLError('boom', { originalError: new UpstreamError('timeout', 'npm'), path: ['azureStatus'] });
+    const wrapped = new GraphQLError('boom', {
+      originalError: new UpstreamError('timeout', 'npm'),
+      path: ['azureStatus'],
+    });
     const masked = maskError(wrapped, 'Unexpected error.') as GraphQLError;
     expect(masked.extensions['code']).toBe('UPSTREAM_TIMEOUT');
     expect(masked.path).toEqual(['azureStatus']);
   });
 
   it('hides unexpected errors and their details', () => {
-    const wrapped = new GraphQLError('secret internals at /srv/x', { originalError: new TypeError('secret internals') });
+    const wrapped = new GraphQLError('secret internals at /srv/x', {
+      originalError: new TypeError('secret internals'),
+    });
     const masked = maskError(wrapped, 'Unexpected error.') as GraphQLError;
     expect(masked.message).toBe('Unexpected error.');
     expect(masked.extensions['code']).toBe('INTERNAL_SERVER_ERROR');

@@ -57,9 +57,9 @@ export function createNpmTokenSource(
       schema: tokenWire,
     });
     const expiresAtMs = res.expires_at !== undefined ? res.expires_at * 1000 : started + DEFAULT_LIFETIME_MS;
-    // A short-lived token still gets used once; renew at the earlier of margin or half-life.
+    // Renew a minute before expiry, or a tenth of the lifetime for very short-lived tokens.
     const lifetime = Math.max(0, expiresAtMs - started);
-    const renewAt = started + Math.max(Math.min(lifetime - EXPIRY_MARGIN_MS, lifetime / 2), 0);
+    const renewAt = expiresAtMs - Math.min(EXPIRY_MARGIN_MS, lifetime / 10);
     cached = { token: res.access_token, renewAt };
     logger.info({ upstream: 'npm', expiresAt: new Date(expiresAtMs).toISOString() }, 'logged in to the NPM appliance');
     return res.access_token;
