@@ -1,9 +1,7 @@
-import { createServer } from 'node:http';
 import { ConfigError, loadConfig } from './config.js';
 import type { GatewayConfig } from './config.js';
-import { createGateway } from './gateway.js';
 import { createLogger } from './logger.js';
-import { createUpstreams } from './upstreams/index.js';
+import { startGateway } from './server.js';
 
 /** Composition root: config -> logger -> upstream clients -> gateway -> listen; signals. */
 
@@ -19,39 +17,33 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
-const upstreams = createUpstreams(config, logger);
-const gateway = createGateway({ config, logger, upstreams });
-const server = createServer(gateway);
-
-server.listen(config.port, config.host, () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  logger.info(
-    { port, host: config.host, npm: config.npm.baseUrl, axis: config.axis.baseUrl },
-    `gateway listening on http://${config.host}:${port}/graphql`,
-  );
+const running = await startGateway(config, logger).catch((err: unknown) => {
+  logger.fatal({ err }, 'gateway failed to start');
+  process.exit(1);
 });
+logger.info(
+  { npm: config.npm.baseUrl, axis: config.axis.baseUrl, autoCommit: config.axis.autoCommit },
+  `gateway listening on ${running.url}/graphql`,
+);
 
 let stopping = false;
-function shutdown(signal: string): void {
+function shutdown(signal: NodeJS.Signals): void {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'shutting down');
-  const force = setTimeout(() => {
-    logger.warn('in-flight requests did not finish in time; closing connections');
-    server.closeAllConnections();
-  }, 10_000);
-  force.unref();
-  server.close(() => {
-    void upstreams.close().finally(() => {
+  running.close().then(
+    () => {
       logger.info('stopped');
       process.exit(0);
-    });
-  });
-  server.closeIdleConnections();
+    },
+    (err: unknown) => {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
 }
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
 process.on('unhandledRejection', (reason) => {
   logger.error({ err: reason }, 'unhandled rejection');
 });

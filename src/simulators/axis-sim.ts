@@ -149,7 +149,16 @@ function canonicalRefs(value: unknown): unknown {
   return Array.isArray(value) ? value.map((v) => canonicalKeys(v, ['id'])) : value;
 }
 
-const USER_KEYS = ['userName', 'email', 'firstName', 'lastName', 'enabled', 'expiration', 'groups', 'sshPrivateKey'] as const;
+const USER_KEYS = [
+  'userName',
+  'email',
+  'firstName',
+  'lastName',
+  'enabled',
+  'expiration',
+  'groups',
+  'sshPrivateKey',
+] as const;
 const GROUP_KEYS = ['name', 'description', 'users'] as const;
 
 const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,7})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
@@ -409,7 +418,10 @@ class Directory {
       lastName: u.lastName,
       enabled: u.enabled,
       expiration: u.expiration,
-      groups: Array.from(this.groupsOfUser.get(userId) ?? [], (gid) => ({ id: gid, value: this.groups.get(gid)?.name ?? '' })),
+      groups: Array.from(this.groupsOfUser.get(userId) ?? [], (gid) => ({
+        id: gid,
+        value: this.groups.get(gid)?.name ?? '',
+      })),
       // sshPrivateKey is write-only: only its presence is ever returned.
       hasSshPrivateKey: u.sshPrivateKey !== null,
     });
@@ -426,7 +438,10 @@ class Directory {
       id: g.id,
       name: g.name,
       description: g.description,
-      users: Array.from(this.usersOfGroup.get(groupId) ?? [], (uid) => ({ id: uid, value: this.users.get(uid)?.userName ?? '' })),
+      users: Array.from(this.usersOfGroup.get(groupId) ?? [], (uid) => ({
+        id: uid,
+        value: this.users.get(uid)?.userName ?? '',
+      })),
     });
     this.#groupJson.set(groupId, json);
     return json;
@@ -464,7 +479,8 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
   /** Undefined when allowed, else the Axis 401/403. */
   function authorize(req: SimRequest, write: boolean): SimResponse | undefined {
     const token = bearerToken(req.headers);
-    if (token === undefined) return axisError(401, undefined, 'Missing API token. Send Authorization: Bearer {API Token}.');
+    if (token === undefined)
+      return axisError(401, undefined, 'Missing API token. Send Authorization: Bearer {API Token}.');
     const scope = tokens.get(token);
     if (scope === undefined) return axisError(401, undefined, 'Invalid API token.');
     if (tokensExpired) return axisError(401, undefined, 'The API token has expired.');
@@ -472,7 +488,10 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
     return undefined;
   }
 
-  function guarded(write: boolean, handle: (req: SimRequest, params: readonly string[]) => SimResponse): Route['handle'] {
+  function guarded(
+    write: boolean,
+    handle: (req: SimRequest, params: readonly string[]) => SimResponse,
+  ): Route['handle'] {
     return (req, params) => authorize(req, write) ?? handle(req, params);
   }
 
@@ -491,13 +510,18 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
       // Sim choice: an empty value means "use the default", like a nullable int binding.
       if (value === '') continue;
       if (!/^\d{1,10}$/.test(value) || Number(value) > MAX_INT32) {
-        return axisError(400, undefined, `The value '${value}' is not valid for ${name === 'pagenumber' ? 'pageNumber' : 'pageSize'}.`);
+        return axisError(
+          400,
+          undefined,
+          `The value '${value}' is not valid for ${name === 'pagenumber' ? 'pageNumber' : 'pageSize'}.`,
+        );
       }
       if (name === 'pagenumber') pageNumber = Number(value);
       else pageSize = Number(value);
     }
     if (pageNumber < 1) return axisError(400, undefined, 'pageNumber must be 1 or greater.');
-    if (pageSize < 1 || pageSize > MAX_PAGE_SIZE) return axisError(400, undefined, `pageSize must be between 1 and ${MAX_PAGE_SIZE}.`);
+    if (pageSize < 1 || pageSize > MAX_PAGE_SIZE)
+      return axisError(400, undefined, `pageSize must be between 1 and ${MAX_PAGE_SIZE}.`);
     return { pageNumber, pageSize };
   }
 
@@ -536,7 +560,10 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
     return { status: 200, body: `${head.slice(0, -1)},"data":[${rows.join(',')}]}` };
   }
 
-  function missingRefs(refs: readonly { id: string }[] | null | undefined, known: ReadonlyMap<string, unknown>): string[] {
+  function missingRefs(
+    refs: readonly { id: string }[] | null | undefined,
+    known: ReadonlyMap<string, unknown>,
+  ): string[] {
     if (refs === undefined || refs === null) return [];
     return refs.filter((r) => !known.has(r.id)).map((r) => r.id);
   }
@@ -555,7 +582,8 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
     const missing = missingRefs(body.groups, dir.groups);
     if (missing.length > 0) return axisError(400, undefined, `Group not found: ${missing.join(', ')}`);
     const owner = dir.userIdByName.get(body.userName.toLowerCase());
-    if (owner !== undefined && owner !== selfId) return axisError(409, undefined, `A user with userName '${body.userName}' already exists`);
+    if (owner !== undefined && owner !== selfId)
+      return axisError(409, undefined, `A user with userName '${body.userName}' already exists`);
     return undefined;
   }
 
@@ -574,9 +602,15 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
       lastName: body.lastName,
       enabled: body.enabled ?? true,
       expiration: body.expiration,
-      sshPrivateKey: body.sshPrivateKey === undefined || body.sshPrivateKey === null || body.sshPrivateKey === '' ? null : body.sshPrivateKey,
+      sshPrivateKey:
+        body.sshPrivateKey === undefined || body.sshPrivateKey === null || body.sshPrivateKey === ''
+          ? null
+          : body.sshPrivateKey,
     });
-    dir.setGroupsOfUser(id, (body.groups ?? []).map((g) => g.id));
+    dir.setGroupsOfUser(
+      id,
+      (body.groups ?? []).map((g) => g.id),
+    );
     changed();
     // Create answers 200 with the created object, not 201 (upstream-facts.md).
     return { status: 200, body: dir.userJson(id) };
@@ -602,7 +636,10 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
     if (body.sshPrivateKey === '') user.sshPrivateKey = null;
     else if (typeof body.sshPrivateKey === 'string') user.sshPrivateKey = body.sshPrivateKey;
     // Sim choice: absent `groups` means no groups, the same as for group.users.
-    dir.setGroupsOfUser(user.id, (body.groups ?? []).map((g) => g.id));
+    dir.setGroupsOfUser(
+      user.id,
+      (body.groups ?? []).map((g) => g.id),
+    );
     dir.touchUser(user.id);
     changed();
     return { status: 200, body: dir.userJson(user.id) };
@@ -628,7 +665,8 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
     const missing = missingRefs(body.users, dir.users);
     if (missing.length > 0) return axisError(400, undefined, `User not found: ${missing.join(', ')}`);
     const owner = dir.groupIdByName.get(body.name.toLowerCase());
-    if (owner !== undefined && owner !== selfId) return axisError(409, undefined, `A group named '${body.name}' already exists`);
+    if (owner !== undefined && owner !== selfId)
+      return axisError(409, undefined, `A group named '${body.name}' already exists`);
     return undefined;
   }
 
@@ -640,7 +678,10 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
     if (problem !== undefined) return problem;
     const id = randomUUID();
     dir.addGroup({ id, name: body.name, description: body.description ?? null });
-    dir.setUsersOfGroup(id, (body.users ?? []).map((u) => u.id));
+    dir.setUsersOfGroup(
+      id,
+      (body.users ?? []).map((u) => u.id),
+    );
     changed();
     return { status: 200, body: dir.groupJson(id) };
   });
@@ -657,7 +698,10 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
     group.description = body.description ?? null;
     // Full replace: a PUT without `users` really drops every member, which is
     // why a client that edits only the name must send the members back.
-    dir.setUsersOfGroup(group.id, (body.users ?? []).map((u) => u.id));
+    dir.setUsersOfGroup(
+      group.id,
+      (body.users ?? []).map((u) => u.id),
+    );
     dir.touchGroup(group.id);
     changed();
     return { status: 200, body: dir.groupJson(group.id) };
@@ -691,37 +735,38 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
       ['DELETE', remove],
     ]);
 
-  const table: ReadonlyMap<string, { collection: ReadonlyMap<string, Route>; item?: ReadonlyMap<string, Route> }> = new Map([
-    [
-      'users',
-      {
-        collection: collection(
-          { name: 'users.list', shape: 'envelope', handle: listUsers },
-          { name: 'users.create', shape: 'object', handle: createUser },
-        ),
-        item: item(
-          { name: 'users.get', shape: 'object', handle: getUser },
-          { name: 'users.update', shape: 'object', handle: updateUser },
-          { name: 'users.delete', shape: 'empty', handle: deleteUser },
-        ),
-      },
-    ],
-    [
-      'groups',
-      {
-        collection: collection(
-          { name: 'groups.list', shape: 'envelope', handle: listGroups },
-          { name: 'groups.create', shape: 'object', handle: createGroup },
-        ),
-        item: item(
-          { name: 'groups.get', shape: 'object', handle: getGroup },
-          { name: 'groups.update', shape: 'object', handle: updateGroup },
-          { name: 'groups.delete', shape: 'empty', handle: deleteGroup },
-        ),
-      },
-    ],
-    ['commit', { collection: new Map([['POST', { name: 'commit', shape: 'empty', handle: commit }]]) }],
-  ]);
+  const table: ReadonlyMap<string, { collection: ReadonlyMap<string, Route>; item?: ReadonlyMap<string, Route> }> =
+    new Map([
+      [
+        'users',
+        {
+          collection: collection(
+            { name: 'users.list', shape: 'envelope', handle: listUsers },
+            { name: 'users.create', shape: 'object', handle: createUser },
+          ),
+          item: item(
+            { name: 'users.get', shape: 'object', handle: getUser },
+            { name: 'users.update', shape: 'object', handle: updateUser },
+            { name: 'users.delete', shape: 'empty', handle: deleteUser },
+          ),
+        },
+      ],
+      [
+        'groups',
+        {
+          collection: collection(
+            { name: 'groups.list', shape: 'envelope', handle: listGroups },
+            { name: 'groups.create', shape: 'object', handle: createGroup },
+          ),
+          item: item(
+            { name: 'groups.get', shape: 'object', handle: getGroup },
+            { name: 'groups.update', shape: 'object', handle: updateGroup },
+            { name: 'groups.delete', shape: 'empty', handle: deleteGroup },
+          ),
+        },
+      ],
+      ['commit', { collection: new Map([['POST', { name: 'commit', shape: 'empty', handle: commit }]]) }],
+    ]);
 
   /**
    * ASP.NET routing: segments are case-insensitive and a trailing slash is
@@ -786,7 +831,8 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
             enabled: u.enabled,
             expiration: u.expiration,
             hasSshPrivateKey: u.sshPrivateKey !== null,
-            sshPrivateKeySha256: u.sshPrivateKey === null ? null : createHash('sha256').update(u.sshPrivateKey).digest('hex'),
+            sshPrivateKeySha256:
+              u.sshPrivateKey === null ? null : createHash('sha256').update(u.sshPrivateKey).digest('hex'),
             groupIds: [...(dir.groupsOfUser.get(id) ?? [])],
           },
         ];

@@ -1,0 +1,47 @@
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config.js';
+import { createGateway } from './gateway.js';
+import { createUpstreams } from './upstreams/index.js';
+
+export interface RunningGateway {
+  server: Server;
+  /** e.g. http://127.0.0.1:4000 */
+  url: string;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), closes the upstream pools. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Builds the singletons (upstream clients, gateway) and binds the gateway to a port. */
+export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+  const upstreams = createUpstreams(config, logger);
+  const gateway = createGateway({ config, logger, upstreams });
+  const server = createServer(gateway);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  return {
+    server,
+    url: `http://${host}:${port}`,
+    async close(graceMs = 10_000) {
+      const force = setTimeout(() => {
+        logger.warn('in-flight requests did not finish in time; closing their connections');
+        server.closeAllConnections();
+      }, graceMs);
+      force.unref();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      clearTimeout(force);
+      await upstreams.close();
+    },
+  };
+}
