@@ -5,11 +5,14 @@ import { createLoaders } from './loaders.js';
 import type { Loaders } from './loaders.js';
 import type { AxisClient } from './upstreams/axis/client.js';
 import type { NpmClient } from './upstreams/npm/client.js';
+import type { CallContext } from './upstreams/http.js';
 
 /** Everything a resolver may use. Built per request; holds this caller's data only. */
 export interface GatewayContext extends YogaInitialContext {
   requestId: string;
   log: Logger;
+  /** Passed to every upstream call made for this request: request id and logger. */
+  call: CallContext;
   loaders: Loaders;
   npm: NpmClient;
   axis: AxisClient;
@@ -38,10 +41,13 @@ export function createContextFactory(deps: ContextDeps, requestIds: WeakMap<Requ
       requestId = requestIdFor(request);
       requestIds.set(request, requestId);
     }
+    const log = deps.logger.child({ requestId });
+    const call: CallContext = { requestId, log };
     return {
       requestId,
-      log: deps.logger.child({ requestId }),
-      loaders: createLoaders(deps, request.signal),
+      log,
+      call,
+      loaders: createLoaders(deps, call),
       npm: deps.npm,
       axis: deps.axis,
       axisAutoCommit: deps.axisAutoCommit,

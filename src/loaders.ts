@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import { UpstreamError } from './errors.js';
 import type { AxisClient } from './upstreams/axis/client.js';
+import type { CallContext } from './upstreams/http.js';
 import type { AxisGroup, AxisUser } from './upstreams/axis/types.js';
 import type { NpmClient } from './upstreams/npm/client.js';
 import type { AzureAccount, CloudStatus } from './upstreams/npm/types.js';
@@ -56,17 +57,17 @@ function memo<T>(load: () => Promise<T>): { get(): Promise<T>; forget(): void } 
   };
 }
 
-export function createLoaders(clients: { npm: NpmClient; axis: AxisClient }, signal?: AbortSignal): Loaders {
+export function createLoaders(clients: { npm: NpmClient; axis: AxisClient }, call: CallContext): Loaders {
   const { npm, axis } = clients;
-  const status = memo(() => npm.getStatus(signal));
-  const accounts = memo(() => npm.listAccounts(signal));
+  const status = memo(() => npm.getStatus(call));
+  const accounts = memo(() => npm.listAccounts(call));
   const azureAccountById = new DataLoader<string, AzureAccount | null>(async (ids) => {
     const list = await accounts.get();
     const byId = new Map(list.map((a) => [a.accId, a]));
     return ids.map((id) => byId.get(id) ?? null);
   });
-  const userById = new DataLoader<string, AxisUser | null>(byIdBatch((id) => axis.getUser(id, signal)));
-  const groupById = new DataLoader<string, AxisGroup | null>(byIdBatch((id) => axis.getGroup(id, signal)));
+  const userById = new DataLoader<string, AxisUser | null>(byIdBatch((id) => axis.getUser(id, call)));
+  const groupById = new DataLoader<string, AxisGroup | null>(byIdBatch((id) => axis.getGroup(id, call)));
 
   return {
     cloudStatus: status.get,

@@ -21,7 +21,7 @@ import {
 async function commitIfAuto(ctx: GatewayContext): Promise<void> {
   if (!ctx.axisAutoCommit) return;
   try {
-    await ctx.axis.commit();
+    await ctx.axis.commit(ctx.call);
   } catch (err) {
     if (!(err instanceof UpstreamError)) throw err;
     const mapped = toGatewayError(err);
@@ -47,20 +47,20 @@ function afterGroupWrite(ctx: GatewayContext, group: AxisGroup): AxisGroup {
 
 export const Mutation: MutationResolvers = {
   setAzureSyncEnabled: async (_parent, args, ctx) => {
-    await ctx.npm.setSyncEnabled(args.enabled);
+    await ctx.npm.setSyncEnabled(args.enabled, ctx.call);
     ctx.loaders.forgetNpm();
     return ctx.loaders.cloudStatus();
   },
 
   syncAzureAccounts: async (_parent, _args, ctx) => {
-    await ctx.npm.syncNow();
+    await ctx.npm.syncNow(ctx.call);
     ctx.loaders.forgetNpm();
     return ctx.loaders.cloudStatus();
   },
 
   upsertAzureAccounts: async (_parent, args, ctx) => {
     const accounts = validate(azureAccountsInput, args.accounts, 'accounts');
-    await ctx.npm.upsertAccounts(accounts);
+    await ctx.npm.upsertAccounts(accounts, ctx.call);
     ctx.loaders.forgetNpm();
     // The PUT answers 204 with no body: read the accounts back as the appliance stored them.
     const stored = await ctx.loaders.azureAccountById.loadMany(accounts.map((a) => a.accId));
@@ -81,23 +81,26 @@ export const Mutation: MutationResolvers = {
 
   deleteAzureAccounts: async (_parent, args, ctx) => {
     const accIds = validate(accIdsInput, args.accIds, 'accIds');
-    await ctx.npm.deleteAccounts(accIds);
+    await ctx.npm.deleteAccounts(accIds, ctx.call);
     ctx.loaders.forgetNpm();
     return accIds;
   },
 
   createUser: async (_parent, args, ctx) => {
     const input = validate(createUserInput, args.input, 'input');
-    const user = await ctx.axis.createUser({
-      userName: input.userName,
-      email: input.email,
-      firstName: input.firstName,
-      lastName: input.lastName,
-      enabled: input.enabled ?? true,
-      expiration: input.expiration ?? null,
-      groupIds: input.groupIds ?? [],
-      ...(input.sshPrivateKey ? { sshPrivateKey: input.sshPrivateKey } : {}),
-    });
+    const user = await ctx.axis.createUser(
+      {
+        userName: input.userName,
+        email: input.email,
+        firstName: input.firstName,
+        lastName: input.lastName,
+        enabled: input.enabled ?? true,
+        expiration: input.expiration ?? null,
+        groupIds: input.groupIds ?? [],
+        ...(input.sshPrivateKey ? { sshPrivateKey: input.sshPrivateKey } : {}),
+      },
+      ctx.call,
+    );
     await commitIfAuto(ctx);
     return afterUserWrite(ctx, user);
   },
@@ -107,7 +110,7 @@ export const Mutation: MutationResolvers = {
     const input = validate(updateUserInput, args.input, 'input');
     // Axis PUT replaces the whole user: read it fresh, merge, write everything back, so an
     // omitted field (memberships included) keeps its value.
-    const current = await ctx.axis.getUser(id);
+    const current = await ctx.axis.getUser(id, ctx.call);
     const merged: AxisUserWrite = {
       userName: input.userName ?? current.userName,
       email: input.email ?? current.email,
@@ -118,14 +121,14 @@ export const Mutation: MutationResolvers = {
       groupIds: input.groupIds ?? current.groups.map((g) => g.id),
       sshPrivateKey: input.sshPrivateKey,
     };
-    const user = await ctx.axis.updateUser(id, merged);
+    const user = await ctx.axis.updateUser(id, merged, ctx.call);
     await commitIfAuto(ctx);
     return afterUserWrite(ctx, user);
   },
 
   deleteUser: async (_parent, args, ctx) => {
     const id = validate(idSchema, args.id, 'id');
-    await ctx.axis.deleteUser(id);
+    await ctx.axis.deleteUser(id, ctx.call);
     await commitIfAuto(ctx);
     ctx.loaders.forgetAxis();
     return id;
@@ -133,11 +136,10 @@ export const Mutation: MutationResolvers = {
 
   createGroup: async (_parent, args, ctx) => {
     const input = validate(createGroupInput, args.input, 'input');
-    const group = await ctx.axis.createGroup({
-      name: input.name,
-      description: input.description ?? null,
-      userIds: input.userIds ?? [],
-    });
+    const group = await ctx.axis.createGroup(
+      { name: input.name, description: input.description ?? null, userIds: input.userIds ?? [] },
+      ctx.call,
+    );
     await commitIfAuto(ctx);
     return afterGroupWrite(ctx, group);
   },
@@ -146,26 +148,30 @@ export const Mutation: MutationResolvers = {
     const id = validate(idSchema, args.id, 'id');
     const input = validate(updateGroupInput, args.input, 'input');
     // Same read-merge-write as updateUser: a new description must never drop the members.
-    const current = await ctx.axis.getGroup(id);
-    const group = await ctx.axis.updateGroup(id, {
-      name: input.name ?? current.name,
-      description: input.description === undefined ? current.description : input.description,
-      userIds: input.userIds ?? current.users.map((u) => u.id),
-    });
+    const current = await ctx.axis.getGroup(id, ctx.call);
+    const group = await ctx.axis.updateGroup(
+      id,
+      {
+        name: input.name ?? current.name,
+        description: input.description === undefined ? current.description : input.description,
+        userIds: input.userIds ?? current.users.map((u) => u.id),
+      },
+      ctx.call,
+    );
     await commitIfAuto(ctx);
     return afterGroupWrite(ctx, group);
   },
 
   deleteGroup: async (_parent, args, ctx) => {
     const id = validate(idSchema, args.id, 'id');
-    await ctx.axis.deleteGroup(id);
+    await ctx.axis.deleteGroup(id, ctx.call);
     await commitIfAuto(ctx);
     ctx.loaders.forgetAxis();
     return id;
   },
 
   commitAxisChanges: async (_parent, _args, ctx) => {
-    await ctx.axis.commit();
+    await ctx.axis.commit(ctx.call);
     ctx.loaders.forgetAxis();
     return true;
   },

@@ -11,7 +11,7 @@ export const Query: QueryResolvers = {
   user: (_parent, args, ctx) => ctx.loaders.userById.load(validate(idSchema, args.id, 'id')),
 
   users: async (_parent, args, ctx) => {
-    const page = await ctx.axis.listUsers(validate(pageArgs, args, ''), ctx.request.signal);
+    const page = await ctx.axis.listUsers(validate(pageArgs, args, ''), ctx.call);
     ctx.loaders.primeUsers(page.data);
     return page;
   },
@@ -19,7 +19,7 @@ export const Query: QueryResolvers = {
   group: (_parent, args, ctx) => ctx.loaders.groupById.load(validate(idSchema, args.id, 'id')),
 
   groups: async (_parent, args, ctx) => {
-    const page = await ctx.axis.listGroups(validate(pageArgs, args, ''), ctx.request.signal);
+    const page = await ctx.axis.listGroups(validate(pageArgs, args, ''), ctx.call);
     ctx.loaders.primeGroups(page.data);
     return page;
   },

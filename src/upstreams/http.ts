@@ -42,6 +42,17 @@ export interface UpstreamHttpOptions {
   onCall?: (event: UpstreamCallEvent) => void;
 }
 
+/**
+ * Who a call is made for: the request id (logged, and sent upstream as `x-request-id` so
+ * the two sides' logs can be joined), the request's logger, and an optional signal that
+ * ends the call early (a whole-request deadline).
+ */
+export interface CallContext {
+  requestId?: string;
+  log?: Logger;
+  signal?: AbortSignal;
+}
+
 export interface UpstreamRequest<T> {
   route: string;
   method: HttpMethod;
@@ -52,7 +63,7 @@ export interface UpstreamRequest<T> {
   body?: unknown;
   /** Schema of a success body; omit for routes that answer with no body (204). */
   schema?: z.ZodType<T>;
-  signal?: AbortSignal;
+  call?: CallContext | undefined;
 }
 
 const UNAVAILABLE_CODES = new Set([
@@ -112,13 +123,14 @@ export class UpstreamHttp {
   async request<T>(req: UpstreamRequest<T>): Promise<T> {
     const started = performance.now();
     const deadline = AbortSignal.timeout(this.options.timeoutMs);
-    const signal = req.signal ? AbortSignal.any([deadline, req.signal]) : deadline;
+    const signal = req.call?.signal ? AbortSignal.any([deadline, req.call.signal]) : deadline;
     let status: number | undefined;
     try {
       const search = req.query
         ? '?' + new URLSearchParams(Object.entries(req.query).map(([k, v]) => [k, String(v)])).toString()
         : '';
       const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
+      if (req.call?.requestId !== undefined) headers['x-request-id'] = req.call.requestId;
       let body: string | undefined;
       if (req.body !== undefined) {
         body = JSON.stringify(req.body);
@@ -162,7 +174,7 @@ export class UpstreamHttp {
       if (!checked.success) {
         // Paths only: the values may be personal data.
         const where = checked.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.code}`);
-        this.options.logger.warn(
+        (req.call?.log ?? this.options.logger).warn(
           { upstream: this.upstream, route: req.route, issues: where },
           'upstream response has an unexpected shape',
         );
@@ -183,7 +195,7 @@ export class UpstreamHttp {
     failure: UpstreamError['failure'] | undefined,
   ): void {
     const durationMs = performance.now() - started;
-    const log = this.options.logger;
+    const log = req.call?.log ?? this.options.logger;
     if (log.isLevelEnabled('debug')) {
       log.debug(
         {

@@ -75,7 +75,9 @@ describe('the gateway process', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ query: '{ azureStatus { state } users(pageSize: 1) { totalRecords } }' }),
       });
-      expect(await res.json()).toEqual({ data: { azureStatus: { state: 'SYNC_SUCCEEDED' }, users: { totalRecords: 120 } } });
+      expect(await res.json()).toEqual({
+        data: { azureStatus: { state: 'SYNC_SUCCEEDED' }, users: { totalRecords: 120 } },
+      });
       child.kill('SIGTERM');
       const { code, stdout } = await done;
       expect(code).toBe(0);

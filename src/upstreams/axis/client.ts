@@ -1,4 +1,4 @@
-import type { UpstreamHttp, UpstreamRequest } from '../http.js';
+import type { CallContext, UpstreamHttp, UpstreamRequest } from '../http.js';
 import { axisGroupPageWire, axisGroupWire, axisUserPageWire, axisUserWire, toGroupWire, toUserWire } from './types.js';
 import type { AxisGroup, AxisGroupWrite, AxisPage, AxisUser, AxisUserWrite } from './types.js';
 
@@ -23,106 +23,102 @@ export class AxisClient {
     this.authorization = `Bearer ${apiToken}`;
   }
 
-  listUsers(page: PageRequest, signal?: AbortSignal): Promise<AxisPage<AxisUser>> {
-    return this.call({
+  listUsers(page: PageRequest, call?: CallContext): Promise<AxisPage<AxisUser>> {
+    return this.send({
       route: 'users.list',
       method: 'GET',
       path: '/users',
       query: { ...page },
       schema: axisUserPageWire,
-      signal,
+      call,
     });
   }
 
-  getUser(id: string, signal?: AbortSignal): Promise<AxisUser> {
-    return this.call({
-      route: 'users.get',
-      method: 'GET',
-      path: `/users/${encodeURIComponent(id)}`,
-      schema: axisUserWire,
-      signal,
-    });
+  getUser(id: string, call?: CallContext): Promise<AxisUser> {
+    return this.send({ route: 'users.get', method: 'GET', path: userPath(id), schema: axisUserWire, call });
   }
 
-  createUser(user: AxisUserWrite): Promise<AxisUser> {
-    return this.call({
+  createUser(user: AxisUserWrite, call?: CallContext): Promise<AxisUser> {
+    return this.send({
       route: 'users.create',
       method: 'POST',
       path: '/users',
       body: toUserWire(user),
       schema: axisUserWire,
+      call,
     });
   }
 
-  updateUser(id: string, user: AxisUserWrite): Promise<AxisUser> {
-    return this.call({
+  updateUser(id: string, user: AxisUserWrite, call?: CallContext): Promise<AxisUser> {
+    return this.send({
       route: 'users.update',
       method: 'PUT',
-      path: `/users/${encodeURIComponent(id)}`,
+      path: userPath(id),
       body: toUserWire(user),
       schema: axisUserWire,
+      call,
     });
   }
 
-  async deleteUser(id: string): Promise<void> {
-    await this.call({ route: 'users.delete', method: 'DELETE', path: `/users/${encodeURIComponent(id)}` });
+  async deleteUser(id: string, call?: CallContext): Promise<void> {
+    await this.send({ route: 'users.delete', method: 'DELETE', path: userPath(id), call });
   }
 
-  listGroups(page: PageRequest, signal?: AbortSignal): Promise<AxisPage<AxisGroup>> {
-    return this.call({
+  listGroups(page: PageRequest, call?: CallContext): Promise<AxisPage<AxisGroup>> {
+    return this.send({
       route: 'groups.list',
       method: 'GET',
       path: '/groups',
       query: { ...page },
       schema: axisGroupPageWire,
-      signal,
+      call,
     });
   }
 
-  getGroup(id: string, signal?: AbortSignal): Promise<AxisGroup> {
-    return this.call({
-      route: 'groups.get',
-      method: 'GET',
-      path: `/groups/${encodeURIComponent(id)}`,
-      schema: axisGroupWire,
-      signal,
-    });
+  getGroup(id: string, call?: CallContext): Promise<AxisGroup> {
+    return this.send({ route: 'groups.get', method: 'GET', path: groupPath(id), schema: axisGroupWire, call });
   }
 
-  createGroup(group: AxisGroupWrite): Promise<AxisGroup> {
-    return this.call({
+  createGroup(group: AxisGroupWrite, call?: CallContext): Promise<AxisGroup> {
+    return this.send({
       route: 'groups.create',
       method: 'POST',
       path: '/groups',
       body: toGroupWire(group),
       schema: axisGroupWire,
+      call,
     });
   }
 
-  updateGroup(id: string, group: AxisGroupWrite): Promise<AxisGroup> {
-    return this.call({
+  updateGroup(id: string, group: AxisGroupWrite, call?: CallContext): Promise<AxisGroup> {
+    return this.send({
       route: 'groups.update',
       method: 'PUT',
-      path: `/groups/${encodeURIComponent(id)}`,
+      path: groupPath(id),
       body: toGroupWire(group),
       schema: axisGroupWire,
+      call,
     });
   }
 
-  async deleteGroup(id: string): Promise<void> {
-    await this.call({ route: 'groups.delete', method: 'DELETE', path: `/groups/${encodeURIComponent(id)}` });
+  async deleteGroup(id: string, call?: CallContext): Promise<void> {
+    await this.send({ route: 'groups.delete', method: 'DELETE', path: groupPath(id), call });
   }
 
   /** Applies the tenant's pending changes; nothing written through the API is live before it. */
-  async commit(): Promise<void> {
-    await this.call({ route: 'commit', method: 'POST', path: '/commit' });
+  async commit(call?: CallContext): Promise<void> {
+    await this.send({ route: 'commit', method: 'POST', path: '/commit', call });
   }
 
   close(): Promise<void> {
     return this.http.close();
   }
 
-  private call<T>(req: Omit<UpstreamRequest<T>, 'headers'>): Promise<T> {
+  private send<T>(req: Omit<UpstreamRequest<T>, 'headers'>): Promise<T> {
     return this.http.request({ ...req, path: this.prefix + req.path, headers: { authorization: this.authorization } });
   }
 }
+
+// Ids go through encodeURIComponent so an id like `../groups/x` stays one path segment.
+const userPath = (id: string) => `/users/${encodeURIComponent(id)}`;
+const groupPath = (id: string) => `/groups/${encodeURIComponent(id)}`;

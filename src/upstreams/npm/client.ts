@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { UpstreamError } from '../../errors.js';
-import type { UpstreamHttp, UpstreamRequest } from '../http.js';
+import type { CallContext, UpstreamHttp, UpstreamRequest } from '../http.js';
 import type { NpmTokenSource } from './auth.js';
 import { azureAccountsWire, cloudStatusWire, toAuthCodeWire } from './types.js';
 import type { AzureAccount, AzureAccountWrite, CloudStatus } from './types.js';
@@ -22,48 +22,51 @@ export class NpmClient {
     private readonly logger: Logger,
   ) {}
 
-  getStatus(signal?: AbortSignal): Promise<CloudStatus> {
-    return this.call({ route: 'status.get', method: 'GET', path: `${BASE}/status`, schema: cloudStatusWire, signal });
+  getStatus(call?: CallContext): Promise<CloudStatus> {
+    return this.send({ route: 'status.get', method: 'GET', path: `${BASE}/status`, schema: cloudStatusWire, call });
   }
 
-  listAccounts(signal?: AbortSignal): Promise<AzureAccount[]> {
-    return this.call({
+  listAccounts(call?: CallContext): Promise<AzureAccount[]> {
+    return this.send({
       route: 'authCodes.get',
       method: 'GET',
       path: `${BASE}/auth_codes`,
       schema: azureAccountsWire,
-      signal,
+      call,
     });
   }
 
-  async setSyncEnabled(enabled: boolean): Promise<void> {
-    await this.call({
+  async setSyncEnabled(enabled: boolean, call?: CallContext): Promise<void> {
+    await this.send({
       route: 'syncStatus.put',
       method: 'PUT',
       path: `${BASE}/sync/status`,
       body: { status: enabled ? 'ENABLED' : 'DISABLED' },
+      call,
     });
   }
 
-  async syncNow(): Promise<void> {
-    await this.call({ route: 'sync.post', method: 'POST', path: `${BASE}/sync` });
+  async syncNow(call?: CallContext): Promise<void> {
+    await this.send({ route: 'sync.post', method: 'POST', path: `${BASE}/sync`, call });
   }
 
-  async upsertAccounts(accounts: AzureAccountWrite[]): Promise<void> {
-    await this.call({
+  async upsertAccounts(accounts: AzureAccountWrite[], call?: CallContext): Promise<void> {
+    await this.send({
       route: 'authCodes.put',
       method: 'PUT',
       path: `${BASE}/auth_codes`,
       body: accounts.map(toAuthCodeWire),
+      call,
     });
   }
 
-  async deleteAccounts(accIds: string[]): Promise<void> {
-    await this.call({
+  async deleteAccounts(accIds: string[], call?: CallContext): Promise<void> {
+    await this.send({
       route: 'authCodes.delete',
       method: 'DELETE',
       path: `${BASE}/auth_codes`,
       body: accIds.map((acc_id) => ({ acc_id })),
+      call,
     });
   }
 
@@ -75,7 +78,7 @@ export class NpmClient {
     return this.http.close();
   }
 
-  private async call<T>(req: Omit<UpstreamRequest<T>, 'headers'>): Promise<T> {
+  private async send<T>(req: Omit<UpstreamRequest<T>, 'headers'>): Promise<T> {
     const token = await this.tokens.token();
     try {
       return await this.http.request({ ...req, headers: { authorization: `Bearer ${token}` } });

@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack } from '../helpers/stack.js';
+import type { Stack } from '../helpers/stack.js';
+
+/**
+ * The README's examples are part of the product: each ```graphql block preceded by an
+ * `<!-- upstream calls: npm=N axis=M -->` marker runs here, in order, against the demo
+ * data, and must succeed with exactly the upstream calls the marker states.
+ */
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const examples = [...readme.matchAll(/<!-- upstream calls: npm=(\d+) axis=(\d+) -->\s*```graphql\n([\s\S]*?)```/g)].map(
+  (m) => ({ npm: Number(m[1]), axis: Number(m[2]), query: m[3]!.trim() }),
+);
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+  await stack.gql('{ azureStatus { state } }'); // the NPM login, once per token lifetime
+});
+afterAll(() => stack.close());
+
+describe('README examples', () => {
+  it('are found', () => {
+    expect(examples.length).toBeGreaterThanOrEqual(15);
+  });
+
+  it.each(examples.map((e, i) => [i + 1, e.query.split('\n')[0], e] as const))(
+    '#%i %s',
+    async (_n, _title, example) => {
+      stack.resetCounts();
+      const res = await stack.gql(example.query);
+      expect(res.body.errors).toBeUndefined();
+      const counts = stack.calls();
+      expect({ npm: counts['npm:total'] ?? 0, axis: counts['axis:total'] ?? 0 }).toEqual({
+        npm: example.npm,
+        axis: example.axis,
+      });
+    },
+  );
+});
