@@ -16,12 +16,27 @@ const DEMO_NPM_PASSWORD = 'demo-npm-password';
 const DEMO_AXIS_TOKEN = 'demo-axis-rw-token';
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 
+/** A port another program holds is the one likely failure here: say which and how to move. */
+function explain(err: unknown, variable: string, fallback: number): never {
+  const code = (err as { code?: string }).code;
+  if (code === 'EADDRINUSE') {
+    process.stderr.write(
+      `Port ${port(variable, fallback)} is in use. Free it, or pick another: ${variable}=<port> npm run demo (0 = any free port)\n`,
+    );
+  } else {
+    process.stderr.write(`The demo could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+  process.exit(1);
+}
+
 const npmSim = createNpmSimulator({ username: DEMO_NPM_USER, password: DEMO_NPM_PASSWORD });
 const axisSim = createAxisSimulator();
-const [npmUrl, axisUrl] = await Promise.all([
-  npmSim.start(port('NPM_SIM_PORT', 4010), '127.0.0.1'),
-  axisSim.start(port('AXIS_SIM_PORT', 4020), '127.0.0.1'),
-]);
+const npmUrl = await npmSim
+  .start(port('NPM_SIM_PORT', 4010), '127.0.0.1')
+  .catch((e: unknown) => explain(e, 'NPM_SIM_PORT', 4010));
+const axisUrl = await axisSim
+  .start(port('AXIS_SIM_PORT', 4020), '127.0.0.1')
+  .catch((e: unknown) => explain(e, 'AXIS_SIM_PORT', 4020));
 
 const config = loadConfig({
   NODE_ENV: 'development',
@@ -38,7 +53,7 @@ const pretty = process.stdout.isTTY
   ? pino.transport({ target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname,service' } })
   : undefined;
 const logger = createLogger(config.logLevel, pretty);
-const gateway = await startGateway(config, logger);
+const gateway = await startGateway(config, logger).catch((e: unknown) => explain(e, 'PORT', 4000));
 
 process.stdout.write(`
   NPM + Axis GraphQL gateway (demo)

@@ -40,6 +40,32 @@ export interface UpstreamHttpOptions {
   connections?: number;
   /** Called once per finished call; the seam for metrics and tracing. */
   onCall?: (event: UpstreamCallEvent) => void;
+  /** Largest response body accepted; a bigger one is UPSTREAM_BAD_RESPONSE, not an out-of-memory crash. */
+  maxBodyBytes?: number;
+}
+
+/** Generous for the largest page (1000 users with their groups is well under 2 MiB). */
+const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+class BodyTooLargeError extends Error {}
+
+/**
+ * Reads a response body as UTF-8, refusing (and destroying the stream) once it grows
+ * past `limit`: an upstream fault must never take the gateway's memory with it.
+ */
+async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) {
+      body.destroy();
+      throw new BodyTooLargeError();
+    }
+    chunks.push(buf);
+  }
+  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
 }
 
 /**
@@ -99,11 +125,13 @@ export class UpstreamHttp {
   readonly upstream: UpstreamName;
   private readonly pool: Pool;
   private readonly basePath: string;
+  private readonly maxBodyBytes: number;
 
   constructor(private readonly options: UpstreamHttpOptions) {
     this.upstream = options.upstream;
     const url = new URL(options.baseUrl);
     this.basePath = url.pathname.replace(/\/+$/, '');
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.pool = new Pool(url.origin, {
       connections: options.connections ?? 64,
       pipelining: 1,
@@ -147,8 +175,11 @@ export class UpstreamHttp {
           signal,
         });
         status = res.statusCode;
-        text = await res.body.text();
+        text = await readLimited(res.body, this.maxBodyBytes);
       } catch (err) {
+        if (err instanceof BodyTooLargeError) {
+          throw new UpstreamError('bad_response', this.upstream, { status, text: 'response body too large' });
+        }
         throw this.transportError(err, deadline);
       }
       if (status < 200 || status >= 300) {

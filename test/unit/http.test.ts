@@ -1,0 +1,102 @@
+import { createServer } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { UpstreamError } from '../../src/errors.js';
+import { createLogger } from '../../src/logger.js';
+import { UpstreamHttp } from '../../src/upstreams/http.js';
+import type { UpstreamCallEvent } from '../../src/upstreams/http.js';
+
+/** A scripted upstream: each path answers the way the test needs, on a loopback port. */
+const routes: Record<string, (res: ServerResponse) => void> = {
+  '/ok': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"n":1}'),
+  '/big': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end(`{"s":"${'x'.repeat(4096)}"}`),
+  '/stall-body': (res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"n":'); // and never the rest
+  },
+  '/teapot': (res) => res.writeHead(418).end('<html>not json</html>'),
+  '/utf8': (res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const body = Buffer.from(JSON.stringify({ s: 'Zoë Ångström' }));
+    res.write(body.subarray(0, 10)); // split inside a multi-byte character
+    setTimeout(() => res.end(body.subarray(10)), 5);
+  },
+};
+
+let server: Server;
+let baseUrl: string;
+const events: UpstreamCallEvent[] = [];
+let http: UpstreamHttp;
+
+beforeAll(async () => {
+  server = createServer((req, res) => (routes[req.url ?? ''] ?? ((r) => r.writeHead(404).end()))(res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  http = new UpstreamHttp({
+    upstream: 'axis',
+    baseUrl,
+    timeoutMs: 300,
+    logger: createLogger('silent'),
+    parseErrorBody: () => ({}),
+    maxBodyBytes: 1024,
+    onCall: (e) => events.push(e),
+  });
+});
+afterAll(async () => {
+  await http.destroy();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const shape = z.object({ n: z.number() });
+
+async function failure(path: string): Promise<UpstreamError> {
+  const err = await http.request({ route: 'test', method: 'GET', path, schema: z.unknown() }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(UpstreamError);
+  return err as UpstreamError;
+}
+
+describe('UpstreamHttp', () => {
+  it('parses and checks a success body, and reports the call', async () => {
+    events.length = 0;
+    expect(await http.request({ route: 'ok', method: 'GET', path: '/ok', schema: shape })).toEqual({ n: 1 });
+    expect(events).toEqual([
+      expect.objectContaining({ upstream: 'axis', route: 'ok', method: 'GET', status: 200, failure: undefined }),
+    ]);
+  });
+
+  it('refuses a body larger than the limit instead of buffering it', async () => {
+    const err = await failure('/big');
+    expect(err.failure).toBe('bad_response');
+  });
+
+  it('times out a body that stops arriving after the headers', async () => {
+    const started = Date.now();
+    const err = await failure('/stall-body');
+    expect(err.failure).toBe('timeout');
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('turns a non-JSON error page into an http failure with its status', async () => {
+    const err = await failure('/teapot');
+    expect(err.failure).toBe('http');
+    expect(err.status).toBe(418);
+  });
+
+  it('decodes UTF-8 split across chunks', async () => {
+    expect(
+      await http.request({ route: 'utf8', method: 'GET', path: '/utf8', schema: z.object({ s: z.string() }) }),
+    ).toEqual({
+      s: 'Zoë Ångström',
+    });
+  });
+
+  it('reports a wrong shape as bad_response', async () => {
+    const err = await http
+      .request({ route: 'ok', method: 'GET', path: '/ok', schema: z.object({ n: z.string() }) })
+      .catch((e: unknown) => e);
+    expect((err as UpstreamError).failure).toBe('bad_response');
+  });
+});
