@@ -7,8 +7,8 @@ import type { AxisClient } from './upstreams/axis/client.js';
 import type { NpmClient } from './upstreams/npm/client.js';
 import type { CallContext } from './upstreams/http.js';
 
-/** Everything a resolver may use. Built per request; holds this caller's data only. */
-export interface GatewayContext extends YogaInitialContext {
+/** What the context factory adds for every request; it holds this caller's data only. */
+export interface GatewayRequestContext {
   requestId: string;
   log: Logger;
   /** Passed to every upstream call made for this request: request id and logger. */
@@ -18,6 +18,9 @@ export interface GatewayContext extends YogaInitialContext {
   axis: AxisClient;
   axisAutoCommit: boolean;
 }
+
+/** Everything a resolver may use: Yoga's request context plus ours. */
+export type GatewayContext = YogaInitialContext & GatewayRequestContext;
 
 export interface ContextDeps {
   logger: Logger;
@@ -35,7 +38,7 @@ export function requestIdFor(request: Request): string {
 }
 
 export function createContextFactory(deps: ContextDeps, requestIds: WeakMap<Request, string>) {
-  return ({ request }: YogaInitialContext): Omit<GatewayContext, keyof YogaInitialContext> => {
+  return ({ request }: YogaInitialContext): GatewayRequestContext => {
     let requestId = requestIds.get(request);
     if (requestId === undefined) {
       requestId = requestIdFor(request);

@@ -6,7 +6,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
 import { createContextFactory } from './context.js';
-import type { GatewayContext } from './context.js';
+import type { GatewayContext, GatewayRequestContext } from './context.js';
 import { UpstreamError, maskError } from './errors.js';
 import { useErrorCodes } from './plugins/use-error-codes.js';
 import { useOperationLog } from './plugins/use-operation-log.js';
@@ -34,7 +34,7 @@ export interface GatewayDeps {
   upstreams: Pick<Upstreams, 'npm' | 'axis'>;
 }
 
-export type Gateway = YogaServerInstance<Record<string, unknown>, GatewayContext>;
+export type Gateway = YogaServerInstance<Record<string, unknown>, GatewayRequestContext>;
 
 /** Builds the configured Yoga instance. It never listens: main.ts (or a test) binds it. */
 export function createGateway({ config, logger, upstreams }: GatewayDeps): Gateway {
@@ -44,12 +44,12 @@ export function createGateway({ config, logger, upstreams }: GatewayDeps): Gatew
   });
   const requestIds = new WeakMap<Request, string>();
   const yogaLog = logger.child({ component: 'yoga' });
-  return createYoga<Record<string, unknown>, GatewayContext>({
+  return createYoga<Record<string, unknown>, GatewayRequestContext>({
     schema,
     context: createContextFactory(
       { logger, npm: upstreams.npm, axis: upstreams.axis, axisAutoCommit: config.axis.autoCommit },
       requestIds,
-    ) as never,
+    ),
     maskedErrors: { maskError },
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
