@@ -15,6 +15,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { describeZodError } from './faults.js';
 import { createAxisSeed } from './seed.js';
+import type { SeedUser } from './seed.js';
 import type { Route, RouteLookup, SimRequest, SimResponse, SimVendor, Simulator } from './sim-server.js';
 import { NO_CONTENT, bearerToken, createSimServer, jsonReply, parseJsonBody } from './sim-server.js';
 
@@ -50,19 +51,12 @@ export interface AxisSimState {
   readonly pendingChanges: number;
   readonly commits: number;
   readonly tokensExpired: boolean;
-  readonly users: readonly {
-    readonly id: string;
-    readonly userName: string;
-    readonly email: string;
-    readonly firstName: string;
-    readonly lastName: string;
-    readonly enabled: boolean;
-    readonly expiration: string | null;
+  /** A seed user's shape, with the stored key replaced by what tests may see of it. */
+  readonly users: readonly (Omit<SeedUser, 'sshPrivateKey'> & {
     readonly hasSshPrivateKey: boolean;
     /** SHA-256 of the stored key, so tests can prove which key arrived without exposing it. */
     readonly sshPrivateKeySha256: string | null;
-    readonly groupIds: readonly string[];
-  }[];
+  })[];
   readonly groups: readonly {
     readonly id: string;
     readonly name: string;
