@@ -16,6 +16,9 @@ export const NPM_USER = 'admin';
 export const NPM_PASSWORD = 'npm-password-under-test-7f3a';
 export const AXIS_RW_TOKEN = 'axis-rw-token-under-test-91c2';
 export const AXIS_RO_TOKEN = 'axis-ro-token-under-test-5d0e';
+/** Client API keys the stack's gateway accepts (GATEWAY_API_KEYS); gql() sends ADMIN_KEY unless told otherwise. */
+export const ADMIN_KEY = 'admin-key-under-test-0123456789abcdef';
+export const VIEWER_KEY = 'viewer-key-under-test-0123456789abcdef';
 
 export interface GraphQLResponse {
   status: number;
@@ -33,6 +36,7 @@ export interface Stack {
   url: string;
   /** Every log line the gateway wrote, at trace level. */
   logs: string[];
+  /** POSTs an operation with `Authorization: Bearer ADMIN_KEY`; `headers` may override it (or delete it with ''). */
   gql(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse>;
   /** Upstream calls per route since the last resetCounts(), both simulators merged as `npm:route`/`axis:route`. */
   calls(): Record<string, number>;
@@ -67,6 +71,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     AXIS_API_TOKEN: AXIS_RW_TOKEN,
     UPSTREAM_TIMEOUT_MS: '1500',
     LOG_LEVEL: 'trace',
+    GATEWAY_API_KEYS: `test-admin=admin:${ADMIN_KEY},test-viewer=viewer:${VIEWER_KEY}`,
+    RATE_LIMIT_RPS: '0',
     ...options.env,
   });
   const logger = createLogger('trace', { write: (line: string) => void logs.push(line) });
@@ -83,13 +89,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     url,
     logs,
     async gql(query, variables, headers = {}) {
+      const sent: Record<string, string> = {
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json, application/json',
+        authorization: `Bearer ${ADMIN_KEY}`,
+        ...headers,
+      };
+      for (const [name, value] of Object.entries(sent)) if (value === '') delete sent[name];
       const res = await request(`${url}/graphql`, {
         method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/graphql-response+json, application/json',
-          ...headers,
-        },
+        headers: sent,
         body: JSON.stringify({ query, variables }),
       });
       const text = await res.body.text();
