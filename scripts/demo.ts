@@ -14,6 +14,9 @@ import { pino } from 'pino';
 const DEMO_NPM_USER = 'admin';
 const DEMO_NPM_PASSWORD = 'demo-npm-password';
 const DEMO_AXIS_TOKEN = 'demo-axis-rw-token';
+/** Client API keys of the demo gateway (printed at start; GraphiQL is pre-filled with the admin one). */
+const DEMO_ADMIN_KEY = 'demo-admin-key-0123456789abcdef';
+const DEMO_VIEWER_KEY = 'demo-viewer-key-0123456789abcdef';
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 
 /** A port another program holds is the one likely failure here: say which and how to move. */
@@ -48,12 +51,15 @@ const config = loadConfig({
   NPM_PASSWORD: DEMO_NPM_PASSWORD,
   AXIS_BASE_URL: axisUrl,
   AXIS_API_TOKEN: DEMO_AXIS_TOKEN,
+  GATEWAY_API_KEYS: `demo-admin=admin:${DEMO_ADMIN_KEY},demo-viewer=viewer:${DEMO_VIEWER_KEY}`,
 });
 const pretty = process.stdout.isTTY
   ? pino.transport({ target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname,service' } })
   : undefined;
 const logger = createLogger(config.logLevel, pretty);
-const gateway = await startGateway(config, logger).catch((e: unknown) => explain(e, 'PORT', 4000));
+const gateway = await startGateway(config, logger, {
+  graphiqlHeaders: { Authorization: `Bearer ${DEMO_ADMIN_KEY}` },
+}).catch((e: unknown) => explain(e, 'PORT', 4000));
 
 process.stdout.write(`
   NPM + Axis GraphQL gateway (demo)
@@ -62,10 +68,16 @@ process.stdout.write(`
   Health     ${gateway.url}/health
   NPM sim    ${npmUrl}   (user ${DEMO_NPM_USER})
   Axis sim   ${axisUrl}  (read-write token)
+  Ready      ${gateway.url}/ready
   Sim control: POST ${axisUrl}/__sim/faults {"route":"users.list","action":{"type":"hang"}}
+
+  Client API keys (send as "Authorization: Bearer <key>"; GraphiQL's Headers tab has the admin one):
+    admin   ${DEMO_ADMIN_KEY}   (queries and mutations)
+    viewer  ${DEMO_VIEWER_KEY}  (queries only)
 
   Try it from a terminal:
   curl -s ${gateway.url}/graphql -H 'content-type: application/json' \\
+    -H 'authorization: Bearer ${DEMO_VIEWER_KEY}' \\
     -d '{"query":"{ azureStatus { state lastSyncAt } users(pageSize: 3) { totalRecords nodes { userName groups { name } } } }"}'
 
   GraphiQL opens with this query:

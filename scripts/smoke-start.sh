@@ -38,7 +38,8 @@ sim_pid=$!
 wait_for "http://127.0.0.1:$NPM_PORT/__sim/health"
 wait_for "http://127.0.0.1:$AXIS_PORT/__sim/health"
 
-PORT=$GW_PORT HOST=127.0.0.1 NODE_ENV=production \
+SMOKE_KEY=smoke-test-viewer-key-0123456789
+PORT=$GW_PORT HOST=127.0.0.1 NODE_ENV=production GATEWAY_API_KEYS="smoke=viewer:$SMOKE_KEY" \
   NPM_BASE_URL="http://127.0.0.1:$NPM_PORT" NPM_USERNAME=admin NPM_PASSWORD=demo-npm-password \
   AXIS_BASE_URL="http://127.0.0.1:$AXIS_PORT" AXIS_API_TOKEN=demo-axis-rw-token \
   node dist/main.js >"$work/gateway.log" 2>&1 &
@@ -50,10 +51,23 @@ if ! kill -0 "$gw_pid" 2>/dev/null; then
   exit 1
 fi
 
-answer=$(node -e "
+wait_for "http://127.0.0.1:$GW_PORT/ready"
+unauthenticated=$(node -e "
 fetch('http://127.0.0.1:$GW_PORT/graphql', {
   method: 'POST',
   headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ query: '{ azureStatus { state } }' }),
+}).then((r) => process.stdout.write(String(r.status)), (e) => { console.error(e); process.exit(1); });
+")
+if [ "$unauthenticated" != "401" ]; then
+  echo "a request without credentials got HTTP $unauthenticated, not 401" >&2
+  exit 1
+fi
+
+answer=$(node -e "
+fetch('http://127.0.0.1:$GW_PORT/graphql', {
+  method: 'POST',
+  headers: { 'content-type': 'application/json', authorization: 'Bearer $SMOKE_KEY' },
   body: JSON.stringify({ query: '{ azureStatus { state } users(pageSize: 1) { totalRecords } }' }),
 }).then((r) => r.text()).then((t) => process.stdout.write(t), (e) => { console.error(e); process.exit(1); });
 ")

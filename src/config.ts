@@ -17,10 +17,21 @@ const httpUrl = z
   .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
   .transform((v) => v.replace(/\/+$/, ''));
 
+/** Unset means "the default for this NODE_ENV". */
+const optionalBool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''], { message: 'must be true or false' })
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : v === 'true' || v === '1' || v === 'yes'));
+
 const optionalText = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+function ms(min: number, max: number, fallback?: number) {
+  const n = z.coerce.number({ message: 'must be a number of milliseconds' }).int().min(min).max(max);
+  return fallback === undefined ? n : n.default(fallback);
+}
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -41,11 +52,82 @@ const envSchema = z.object({
     .transform((v) => v.replace(/\/+$/, '')),
   AXIS_API_TOKEN: z.string({ message: 'is required' }).min(1, 'is required'),
   AXIS_AUTO_COMMIT: bool(true),
-  UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  UPSTREAM_TIMEOUT_MS: ms(100, 600_000, 10_000),
+  UPSTREAM_CONNECT_TIMEOUT_MS: ms(100, 600_000, 3_000),
+  NPM_TIMEOUT_MS: ms(100, 600_000).optional(),
+  AXIS_TIMEOUT_MS: ms(100, 600_000).optional(),
+  REQUEST_TIMEOUT_MS: ms(100, 600_000, 25_000),
+  UPSTREAM_RETRIES: z.coerce.number().int().min(0).max(2).default(2),
+  UPSTREAM_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(64),
+  UPSTREAM_MAX_QUEUE: z.coerce.number().int().min(0).max(100_000).default(1_000),
+  BREAKER_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(5),
+  BREAKER_HALF_OPEN_MS: ms(100, 600_000, 5_000),
+  SHUTDOWN_TIMEOUT_MS: ms(0, 600_000, 10_000),
+
+  GATEWAY_API_KEYS: optionalText,
+  AUTH_JWT_SECRET: optionalText,
+  AUTH_JWKS_URL: optionalText.pipe(z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional()),
+  AUTH_JWT_ISSUER: optionalText,
+  AUTH_JWT_AUDIENCE: optionalText,
+  AUTH_ROLES_CLAIM: z
+    .string()
+    .regex(/^[A-Za-z0-9_:/.-]+$/, 'must be a claim name such as roles')
+    .default('roles'),
+  AUTH_DISABLED: bool(false),
+  RATE_LIMIT_RPS: z.coerce.number().int().min(0).max(1_000_000).default(50),
+  RATE_LIMIT_BURST: z.coerce.number().int().min(0).max(1_000_000).optional(),
+  IDEMPOTENCY_TTL_S: z.coerce.number().int().min(1).max(86_400).default(600),
+  CORS_ORIGINS: optionalText,
+  INTROSPECTION: optionalBool,
+  GRAPHIQL: optionalBool,
+  MAX_REQUEST_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(100 * 1024 * 1024)
+    .default(2 * 1024 * 1024),
 });
 
 export type NpmAuthConfig =
   { kind: 'token'; accessToken: string } | { kind: 'password'; username: string; password: string };
+
+export type Role = 'viewer' | 'admin';
+
+export interface ApiKeyConfig {
+  /** For the audit log: the name before `=`, or `<role>-key-<n>`. */
+  name: string;
+  role: Role;
+  key: string;
+}
+
+export interface AuthConfig {
+  apiKeys: ApiKeyConfig[];
+  jwt:
+    | {
+        secret: string | undefined;
+        jwksUrl: string | undefined;
+        issuer: string | undefined;
+        audience: string | undefined;
+        rolesClaim: string;
+      }
+    | undefined;
+  /** No client auth at all: every caller is an admin. Only by explicit choice (or outside production). */
+  disabled: boolean;
+}
+
+export interface ResilienceConfig {
+  /** Per attempt: connect, and headers+body, per upstream. */
+  connectTimeoutMs: number;
+  npmTimeoutMs: number;
+  axisTimeoutMs: number;
+  /** Whole GraphQL request: no upstream call outlives it. */
+  requestTimeoutMs: number;
+  retries: number;
+  maxConcurrency: number;
+  maxQueue: number;
+  breakerThreshold: number;
+  breakerHalfOpenMs: number;
+}
 
 export interface GatewayConfig {
   env: 'development' | 'production' | 'test';
@@ -53,6 +135,17 @@ export interface GatewayConfig {
   host: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   upstreamTimeoutMs: number;
+  resilience: ResilienceConfig;
+  auth: AuthConfig;
+  /** Requests per second per caller and the burst above it; rps 0 turns the limit off. */
+  rateLimit: { rps: number; burst: number };
+  idempotencyTtlMs: number;
+  /** Origins allowed by CORS; empty means no CORS headers (same-origin and non-browser clients only). */
+  corsOrigins: string[];
+  introspection: boolean;
+  graphiql: boolean;
+  maxRequestBodyBytes: number;
+  shutdownTimeoutMs: number;
   npm: {
     baseUrl: string;
     auth: NpmAuthConfig;
@@ -83,6 +176,37 @@ function npmAuthProblem(env: Record<string, string | undefined>): string | undef
   return `${name} set NPM_ACCESS_TOKEN, or NPM_USERNAME and NPM_PASSWORD`;
 }
 
+const ROLES: readonly Role[] = ['viewer', 'admin'];
+const MIN_KEY_LENGTH = 24;
+
+/**
+ * `GATEWAY_API_KEYS="admin:<key>,ci-bot=viewer:<key>"`. Problems name the entry by its
+ * position, never by its key.
+ */
+function parseApiKeys(text: string | undefined, problems: string[]): ApiKeyConfig[] {
+  if (text === undefined) return [];
+  const keys: ApiKeyConfig[] = [];
+  text.split(',').forEach((raw, i) => {
+    const entry = raw.trim();
+    if (entry === '') return;
+    const where = `GATEWAY_API_KEYS entry ${i + 1}`;
+    const match = /^(?:([A-Za-z0-9._@-]{1,64})=)?([a-z]+):(.*)$/.exec(entry);
+    if (!match) return void problems.push(`${where} must look like role:key or name=role:key`);
+    const [, name, role, key = ''] = match;
+    if (!ROLES.includes(role as Role)) return void problems.push(`${where} has role "${role}"; use viewer or admin`);
+    if (key.length < MIN_KEY_LENGTH || /\s/.test(key))
+      return void problems.push(`${where} key must be at least ${MIN_KEY_LENGTH} characters without spaces`);
+    keys.push({ name: name ?? `${role}-key-${i + 1}`, role: role as Role, key });
+  });
+  const names = new Set<string>();
+  for (const k of keys) {
+    if (names.has(k.name)) problems.push(`GATEWAY_API_KEYS names must be unique; "${k.name}" repeats`);
+    names.add(k.name);
+  }
+  if (new Set(keys.map((k) => k.key)).size !== keys.length) problems.push('GATEWAY_API_KEYS holds the same key twice');
+  return keys;
+}
+
 export function loadConfig(env: Record<string, string | undefined>): GatewayConfig {
   const parsed = envSchema.safeParse(env);
   const problems = parsed.success
@@ -94,8 +218,28 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
       });
   const authProblem = npmAuthProblem(env);
   if (authProblem !== undefined) problems.push(authProblem);
-  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  if (!parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
+  const apiKeys = parseApiKeys(e.GATEWAY_API_KEYS, problems);
+  if (e.AUTH_JWT_SECRET !== undefined && e.AUTH_JWT_SECRET.length < 32)
+    problems.push('AUTH_JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit secret)');
+  const jwtConfigured = e.AUTH_JWT_SECRET !== undefined || e.AUTH_JWKS_URL !== undefined;
+  if (!jwtConfigured && (e.AUTH_JWT_ISSUER !== undefined || e.AUTH_JWT_AUDIENCE !== undefined))
+    problems.push('AUTH_JWT_ISSUER/AUTH_JWT_AUDIENCE need AUTH_JWT_SECRET or AUTH_JWKS_URL');
+  const anyAuth = apiKeys.length > 0 || jwtConfigured;
+  if (e.NODE_ENV === 'production' && !anyAuth && !e.AUTH_DISABLED)
+    problems.push(
+      'no client auth configured: set GATEWAY_API_KEYS and/or AUTH_JWT_SECRET or AUTH_JWKS_URL (or AUTH_DISABLED=true to run open, which is not recommended)',
+    );
+  const corsOrigins = (e.CORS_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim().replace(/\/+$/, ''))
+    .filter((o) => o !== '');
+  for (const origin of corsOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin))
+      problems.push(`CORS_ORIGINS entry "${origin}" must be an origin such as https://app.example.com`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
   let ca: string | undefined;
   if (e.NPM_CA_FILE !== undefined) {
     try {
@@ -104,12 +248,44 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
       throw new ConfigError([`NPM_CA_FILE cannot be read: ${e.NPM_CA_FILE}`]);
     }
   }
+  const production = e.NODE_ENV === 'production';
   return {
     env: e.NODE_ENV,
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
+    resilience: {
+      connectTimeoutMs: e.UPSTREAM_CONNECT_TIMEOUT_MS,
+      npmTimeoutMs: e.NPM_TIMEOUT_MS ?? e.UPSTREAM_TIMEOUT_MS,
+      axisTimeoutMs: e.AXIS_TIMEOUT_MS ?? e.UPSTREAM_TIMEOUT_MS,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      retries: e.UPSTREAM_RETRIES,
+      maxConcurrency: e.UPSTREAM_MAX_CONCURRENCY,
+      maxQueue: e.UPSTREAM_MAX_QUEUE,
+      breakerThreshold: e.BREAKER_THRESHOLD,
+      breakerHalfOpenMs: e.BREAKER_HALF_OPEN_MS,
+    },
+    auth: {
+      apiKeys,
+      jwt: jwtConfigured
+        ? {
+            secret: e.AUTH_JWT_SECRET,
+            jwksUrl: e.AUTH_JWKS_URL,
+            issuer: e.AUTH_JWT_ISSUER,
+            audience: e.AUTH_JWT_AUDIENCE,
+            rolesClaim: e.AUTH_ROLES_CLAIM,
+          }
+        : undefined,
+      disabled: e.AUTH_DISABLED || !anyAuth,
+    },
+    rateLimit: { rps: e.RATE_LIMIT_RPS, burst: e.RATE_LIMIT_BURST ?? Math.ceil(e.RATE_LIMIT_RPS * 2) },
+    idempotencyTtlMs: e.IDEMPOTENCY_TTL_S * 1000,
+    corsOrigins,
+    introspection: e.INTROSPECTION ?? !production,
+    graphiql: e.GRAPHIQL ?? !production,
+    maxRequestBodyBytes: e.MAX_REQUEST_BODY_BYTES,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     npm: {
       baseUrl: e.NPM_BASE_URL,
       auth:

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
+import { NOBODY } from './auth/principal.js';
+import type { Principal } from './auth/principal.js';
 import { createLoaders } from './loaders.js';
 import type { Loaders } from './loaders.js';
 import type { AxisClient } from './upstreams/axis/client.js';
@@ -10,8 +12,10 @@ import type { CallContext } from './upstreams/http.js';
 /** What the context factory adds for every request; it holds this caller's data only. */
 export interface GatewayRequestContext {
   requestId: string;
+  /** Who is calling (set by useClientAuth before the context is built). */
+  principal: Principal;
   log: Logger;
-  /** Passed to every upstream call made for this request: request id and logger. */
+  /** Passed to every upstream call made for this request: request id, logger and the request's deadline. */
   call: CallContext;
   loaders: Loaders;
   npm: NpmClient;
@@ -27,6 +31,8 @@ export interface ContextDeps {
   npm: NpmClient;
   axis: AxisClient;
   axisAutoCommit: boolean;
+  /** Whole-request deadline: no upstream call of this request outlives it. */
+  requestTimeoutMs: number;
 }
 
 /** A caller's `x-request-id` is kept when it is short and printable; otherwise a new one is made. */
@@ -37,7 +43,11 @@ export function requestIdFor(request: Request): string {
   return given !== null && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-export function createContextFactory(deps: ContextDeps, requestIds: WeakMap<Request, string>) {
+export function createContextFactory(
+  deps: ContextDeps,
+  requestIds: WeakMap<Request, string>,
+  principals: WeakMap<Request, Principal>,
+) {
   return ({ request }: YogaInitialContext): GatewayRequestContext => {
     let requestId = requestIds.get(request);
     if (requestId === undefined) {
@@ -45,9 +55,10 @@ export function createContextFactory(deps: ContextDeps, requestIds: WeakMap<Requ
       requestIds.set(request, requestId);
     }
     const log = deps.logger.child({ requestId });
-    const call: CallContext = { requestId, log };
+    const call: CallContext = { requestId, log, deadline: Date.now() + deps.requestTimeoutMs };
     return {
       requestId,
+      principal: principals.get(request) ?? NOBODY,
       log,
       call,
       loaders: createLoaders(deps, call),

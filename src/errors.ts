@@ -19,6 +19,11 @@ export type ErrorCode =
   | 'UPSTREAM_BAD_RESPONSE'
   | 'GRAPHQL_PARSE_FAILED'
   | 'GRAPHQL_VALIDATION_FAILED'
+  | 'BAD_REQUEST'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'RATE_LIMITED'
+  | 'IDEMPOTENCY_KEY_REUSED'
   | 'INTERNAL_SERVER_ERROR';
 
 export type UpstreamName = 'npm' | 'axis';
@@ -47,6 +52,15 @@ export class UpstreamError extends Error {
       /** The upstream's own description, sanitised before it reaches a client. */
       text?: string;
       cause?: unknown;
+      /** The request never reached the upstream (connect failure): safe to send again. */
+      notSent?: boolean;
+      /**
+       * The gateway refused the call itself (circuit open, queue full, request deadline
+       * spent): no upstream traffic, and not a sign of upstream health.
+       */
+      local?: 'circuit_open' | 'queue_full' | 'deadline';
+      /** From the upstream's `Retry-After`. */
+      retryAfterMs?: number;
     } = {},
   ) {
     super(
@@ -158,6 +172,9 @@ function messageFor(code: ErrorCode, err: UpstreamError): string {
     case 'UPSTREAM_RATE_LIMITED':
       return `${vendor} is rate limiting the gateway; try again later.`;
     case 'UPSTREAM_UNAVAILABLE':
+      if (err.details.local === 'circuit_open')
+        return `${vendor} is failing; the gateway is not calling it for a few seconds. Try again shortly.`;
+      if (err.details.local === 'queue_full') return `${vendor} is overloaded with calls from the gateway; try again.`;
       return `${vendor} is unreachable.`;
     case 'UPSTREAM_TIMEOUT':
       return `${vendor} did not answer in time.`;
@@ -173,6 +190,8 @@ export function toGatewayError(err: UpstreamError): GatewayError {
   const extensions: Record<string, unknown> = { upstream: err.upstream };
   if (err.details.status !== undefined) extensions['upstreamStatus'] = err.details.status;
   if (err.details.errorId !== undefined) extensions['upstreamErrorId'] = err.details.errorId;
+  if (err.details.retryAfterMs !== undefined)
+    extensions['retryAfterSeconds'] = Math.ceil(err.details.retryAfterMs / 1000);
   return new GatewayError(code, messageFor(code, err), extensions);
 }
 
@@ -191,6 +210,14 @@ export function errorCodeOf(err: unknown): ErrorCode | undefined {
   return undefined;
 }
 
+/** Client-facing errors whose upstream call never left the gateway (for idempotency). */
+const NOTHING_APPLIED = new WeakSet<object>();
+
+/** True when the error stands for an upstream call that was never sent (connect failure, circuit open, queue full). */
+export function isNothingApplied(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && NOTHING_APPLIED.has(error);
+}
+
 /**
  * Yoga's `maskedErrors.maskError`: upstream failures get their stable code and position,
  * our own GraphQL errors pass through, everything else becomes a masked
@@ -202,13 +229,15 @@ export function maskError(error: unknown, message: string): Error {
   const original = located ? located.originalError : error;
   if (original instanceof UpstreamError) {
     const mapped = toGatewayError(original);
-    return new GraphQLError(mapped.message, {
+    const masked = new GraphQLError(mapped.message, {
       nodes: located?.nodes,
       source: located?.source,
       positions: located?.positions,
       path: located?.path,
       extensions: mapped.extensions,
     });
+    if (original.details.notSent === true) NOTHING_APPLIED.add(masked);
+    return masked;
   }
   // Our own GatewayErrors (and graphql-js validation errors) are meant for the client.
   if (located && (original === undefined || isGraphQLError(original))) return located;

@@ -1,17 +1,31 @@
 import { readFileSync } from 'node:fs';
 import { makeExecutableSchema } from '@graphql-tools/schema';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { createInlineSigningKeyProvider, createRemoteJwksSigningKeyProvider, useJWT } from '@graphql-yoga/plugin-jwt';
+import type { GetSigningKeyFunction } from '@graphql-yoga/plugin-jwt';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
-import type { YogaServerInstance } from 'graphql-yoga';
+import type { Plugin, YogaServerInstance } from 'graphql-yoga';
+import type { Principal } from './auth/principal.js';
+import { jwtBearerOf, useClientAuth } from './auth/use-client-auth.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
 import { createContextFactory } from './context.js';
 import type { GatewayContext, GatewayRequestContext } from './context.js';
 import { UpstreamError, maskError } from './errors.js';
+import { useAuditLog } from './plugins/use-audit-log.js';
 import { useErrorCodes } from './plugins/use-error-codes.js';
+import { useIdempotency } from './plugins/use-idempotency.js';
 import { useOperationLog } from './plugins/use-operation-log.js';
+import { useReadiness } from './plugins/use-readiness.js';
 import { useRequestId } from './plugins/use-request-id.js';
 import { resolvers } from './resolvers/index.js';
+import { MemoryIdempotencyStore } from './stores/idempotency.js';
+import type { IdempotencyStore } from './stores/idempotency.js';
+import { MemoryRateLimitStore } from './stores/rate-limit.js';
+import type { RateLimitStore } from './stores/rate-limit.js';
 import type { Upstreams } from './upstreams/index.js';
 
 export const SCHEMA_PATH = new URL('../schema.graphql', import.meta.url);
@@ -32,32 +46,131 @@ export interface GatewayDeps {
   config: GatewayConfig;
   logger: Logger;
   upstreams: Pick<Upstreams, 'npm' | 'axis'>;
+  /** Shared stores for several replicas; in-memory ones by default. */
+  stores?: { rateLimit?: RateLimitStore; idempotency?: IdempotencyStore };
+  /** True once shutdown has begun (/ready answers 503). */
+  draining?: () => boolean;
+  /** What GraphiQL's Headers tab starts with (the demo puts its key there). */
+  graphiqlHeaders?: Record<string, string>;
+}
+
+/** GraphiQL's first document: how to authenticate, then the dashboard. */
+const GRAPHIQL_DOCUMENT = `# Every operation needs a credential: open the "Headers" tab below and set
+#   { "Authorization": "Bearer <your API key or JWT>" }
+# (viewer keys run queries; admin keys also run mutations).
+${DASHBOARD_QUERY}`;
+
+/**
+ * Operation limits (graphql-armor), checked at parse and validation time, so a hostile
+ * document is refused before any resolver or upstream call. Tuned so every README example
+ * passes with room to spare (the deepest, groups -> users -> groups, has depth 6).
+ */
+export const OPERATION_LIMITS = {
+  maxDepth: 8,
+  maxAliases: 15,
+  maxCost: 5_000,
+  maxTokens: 2_000,
+  maxDirectives: 20,
+} as const;
+
+function jwtPlugin(config: GatewayConfig): Plugin | undefined {
+  const jwt = config.auth.jwt;
+  if (config.auth.disabled || jwt === undefined) return undefined;
+  const providers: GetSigningKeyFunction[] = [];
+  if (jwt.secret !== undefined) providers.push(createInlineSigningKeyProvider(jwt.secret));
+  if (jwt.jwksUrl !== undefined)
+    providers.push(
+      createRemoteJwksSigningKeyProvider({ jwksUri: jwt.jwksUrl, cache: true, rateLimit: true, timeout: 5_000 }),
+    );
+  return useJWT({
+    signingKeyProviders: providers as [GetSigningKeyFunction, ...GetSigningKeyFunction[]],
+    tokenLookupLocations: [
+      ({ request }) => {
+        const token = jwtBearerOf(request);
+        return token === undefined ? undefined : { token, prefix: 'Bearer' };
+      },
+    ],
+    tokenVerification: {
+      algorithms: jwt.secret !== undefined && jwt.jwksUrl === undefined ? ['HS256'] : ['HS256', 'RS256', 'ES256'],
+      ...(jwt.issuer !== undefined ? { issuer: jwt.issuer } : {}),
+      ...(jwt.audience !== undefined ? { audience: jwt.audience } : {}),
+    },
+    // Our useClientAuth decides: an invalid token may still be a valid API key... and the
+    // refusal must carry our UNAUTHENTICATED code.
+    reject: { missingToken: false, invalidToken: false },
+  }) as Plugin;
 }
 
 export type Gateway = YogaServerInstance<Record<string, unknown>, GatewayRequestContext>;
 
 /** Builds the configured Yoga instance. It never listens: main.ts (or a test) binds it. */
-export function createGateway({ config, logger, upstreams }: GatewayDeps): Gateway {
+export function createGateway({
+  config,
+  logger,
+  upstreams,
+  stores = {},
+  draining = () => false,
+  graphiqlHeaders = { Authorization: 'Bearer <your API key or JWT>' },
+}: GatewayDeps): Gateway {
   const schema = makeExecutableSchema<GatewayContext>({
     typeDefs: readFileSync(SCHEMA_PATH, 'utf8'),
     resolvers,
   });
   const requestIds = new WeakMap<Request, string>();
+  const principals = new WeakMap<Request, Principal>();
   const yogaLog = logger.child({ component: 'yoga' });
+  const production = config.env === 'production';
+  if (config.auth.disabled) {
+    logger.warn(
+      "CLIENT AUTHENTICATION IS DISABLED: every caller can run every query and mutation with the gateway's upstream credentials. Set GATEWAY_API_KEYS or AUTH_JWT_SECRET/AUTH_JWKS_URL.",
+    );
+  }
+  const rateLimit =
+    config.rateLimit.rps > 0 ? (stores.rateLimit ?? new MemoryRateLimitStore(config.rateLimit)) : undefined;
+  const idempotency =
+    stores.idempotency ??
+    new MemoryIdempotencyStore({
+      ttlMs: config.idempotencyTtlMs,
+      runningTtlMs: config.resilience.requestTimeoutMs + 5_000,
+    });
+  const jwt = jwtPlugin(config);
   return createYoga<Record<string, unknown>, GatewayRequestContext>({
     schema,
     context: createContextFactory(
-      { logger, npm: upstreams.npm, axis: upstreams.axis, axisAutoCommit: config.axis.autoCommit },
+      {
+        logger,
+        npm: upstreams.npm,
+        axis: upstreams.axis,
+        axisAutoCommit: config.axis.autoCommit,
+        requestTimeoutMs: config.resilience.requestTimeoutMs,
+      },
       requestIds,
+      principals,
     ),
     maskedErrors: { maskError },
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     landingPage: false,
-    graphiql: {
-      title: 'NPM + Axis gateway',
-      defaultQuery: DASHBOARD_QUERY,
-    },
+    batching: false,
+    maxRequestBodySize: config.maxRequestBodyBytes,
+    // Yoga reflects any Origin by default; only the allowlist gets CORS headers.
+    cors: config.corsOrigins.length
+      ? {
+          origin: config.corsOrigins,
+          credentials: false,
+          allowedHeaders: ['content-type', 'authorization', 'x-request-id', 'idempotency-key', 'x-graphql-yoga-csrf'],
+          exposedHeaders: ['x-request-id', 'retry-after', 'idempotent-replayed'],
+          methods: ['GET', 'POST'],
+        }
+      : false,
+    graphiql: config.graphiql
+      ? {
+          title: 'NPM + Axis gateway',
+          defaultQuery: config.auth.disabled ? DASHBOARD_QUERY : GRAPHIQL_DOCUMENT,
+          headers: config.auth.disabled ? undefined : JSON.stringify(graphiqlHeaders, null, 2),
+          shouldPersistHeaders: false,
+        }
+      : false,
     renderGraphiQL,
     logging: {
       debug: (...args: unknown[]) => yogaLog.debug(String(args[0])),
@@ -74,6 +187,25 @@ export function createGateway({ config, logger, upstreams }: GatewayDeps): Gatew
         else yogaLog.error({ err }, 'yoga error');
       },
     },
-    plugins: [useRequestId(requestIds), useErrorCodes(), useOperationLog()],
+    plugins: [
+      useRequestId(requestIds),
+      useReadiness({ npm: upstreams.npm, axis: upstreams.axis, logger, draining }),
+      useErrorCodes(),
+      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization', 'x-request-id'] }),
+      EnvelopArmorPlugin({
+        maxDepth: { n: OPERATION_LIMITS.maxDepth, flattenFragments: true },
+        maxAliases: { n: OPERATION_LIMITS.maxAliases },
+        costLimit: { maxCost: OPERATION_LIMITS.maxCost },
+        maxTokens: { n: OPERATION_LIMITS.maxTokens },
+        maxDirectives: { n: OPERATION_LIMITS.maxDirectives },
+        blockFieldSuggestion: { enabled: production },
+      }) as Plugin,
+      ...(config.introspection ? [] : [useDisableIntrospection()]),
+      useOperationLog(),
+      useAuditLog({ logger, principals }),
+      ...(jwt ? [jwt] : []),
+      useClientAuth({ auth: config.auth, principals, rateLimit }),
+      useIdempotency({ store: idempotency, principals }),
+    ],
   });
 }

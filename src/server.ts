@@ -4,20 +4,30 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
 import { createGateway } from './gateway.js';
+import type { GatewayDeps } from './gateway.js';
 import { createUpstreams } from './upstreams/index.js';
 
 export interface RunningGateway {
   server: Server;
   /** e.g. http://127.0.0.1:4000 */
   url: string;
-  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), closes the upstream pools. */
+  /**
+   * Graceful stop: /ready turns 503, the listener stops accepting, in-flight requests get
+   * up to `graceMs` (SHUTDOWN_TIMEOUT_MS) to finish, then remaining connections are cut and
+   * the upstream pools closed.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
 /** Builds the singletons (upstream clients, gateway) and binds the gateway to a port. */
-export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+export async function startGateway(
+  config: GatewayConfig,
+  logger: Logger,
+  options: Pick<GatewayDeps, 'graphiqlHeaders'> = {},
+): Promise<RunningGateway> {
   const upstreams = createUpstreams(config, logger);
-  const gateway = createGateway({ config, logger, upstreams });
+  let draining = false;
+  const gateway = createGateway({ config, logger, upstreams, draining: () => draining, ...options });
   const server = createServer(gateway);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -31,9 +41,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   return {
     server,
     url: `http://${host}:${port}`,
-    async close(graceMs = 10_000) {
+    async close(graceMs = config.shutdownTimeoutMs) {
+      draining = true;
+      let timedOut = false;
       const force = setTimeout(() => {
-        logger.warn('in-flight requests did not finish in time; closing their connections');
+        timedOut = true;
+        logger.warn({ graceMs }, 'in-flight requests did not finish in time; closing their connections');
         server.closeAllConnections();
       }, graceMs);
       force.unref();
@@ -41,7 +54,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       server.closeIdleConnections();
       await closed;
       clearTimeout(force);
-      await upstreams.close();
+      if (timedOut) await upstreams.destroy();
+      else await upstreams.close();
     },
   };
 }

@@ -1,3 +1,16 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  CircuitState,
+  ConsecutiveBreaker,
+  IsolatedCircuitError,
+  TaskCancelledError,
+  bulkhead,
+  circuitBreaker,
+  handleWhen,
+} from 'cockatiel';
+import type { BulkheadPolicy, CircuitBreakerPolicy } from 'cockatiel';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
@@ -9,6 +22,14 @@ import type { UpstreamName } from '../errors.js';
  * The only place that speaks HTTP to an upstream: one keep-alive undici Pool per upstream,
  * a deadline covering connect, headers and body, and one translation of every response into
  * either parsed data or an `UpstreamError`. Clients above it only name routes and shapes.
+ *
+ * Resilience lives here too, so every route gets the same rules:
+ * - a cap on concurrent calls (cockatiel bulkhead; overflow waits in a bounded queue);
+ * - a circuit breaker: after `breakerThreshold` consecutive failures (unreachable, timeout,
+ *   5xx) calls fail fast with no traffic until a probe succeeds;
+ * - retries only where a repeat cannot do harm: GET on connection failures, timeouts, 429,
+ *   502, 503, 504; PUT and DELETE only when the request never left (connect failure); POST
+ *   never. Exponential backoff with jitter, `Retry-After` honoured, never past the deadline.
  */
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -26,18 +47,37 @@ export interface UpstreamCallEvent {
   status: number | undefined;
   durationMs: number;
   failure: UpstreamError['failure'] | undefined;
+  /** 0 for the first try, 1 and 2 for retries. */
+  attempt: number;
+  /** Set when the gateway refused the call itself (no traffic). */
+  local?: UpstreamError['details']['local'];
 }
+
+export interface ResilienceOptions {
+  connectTimeoutMs: number;
+  retries: number;
+  maxConcurrency: number;
+  maxQueue: number;
+  breakerThreshold: number;
+  breakerHalfOpenMs: number;
+  /** Base of the exponential backoff; tests shorten it. */
+  backoffBaseMs?: number;
+  /** A longer `Retry-After` than this is not waited for: the error goes to the client with the hint. */
+  maxRetryAfterMs?: number;
+}
+
+export type CircuitStateName = 'closed' | 'open' | 'half_open' | 'isolated';
 
 export interface UpstreamHttpOptions {
   upstream: UpstreamName;
   baseUrl: string;
+  /** Per attempt, headers and body. */
   timeoutMs: number;
+  resilience?: Partial<ResilienceOptions>;
   logger: Logger;
   /** Reads the vendor's error body (Riverbed `{error_id, error_text}`, Axis `{status, details}`). */
   parseErrorBody: (body: unknown) => VendorErrorBody;
   tls?: { rejectUnauthorized: boolean; ca?: string | undefined };
-  /** Sockets kept open to the upstream. */
-  connections?: number;
   /** Called once per finished call; the seam for metrics and tracing. */
   onCall?: (event: UpstreamCallEvent) => void;
   /** Largest response body accepted; a bigger one is UPSTREAM_BAD_RESPONSE, not an out-of-memory crash. */
@@ -77,6 +117,8 @@ export interface CallContext {
   requestId?: string;
   log?: Logger;
   signal?: AbortSignal;
+  /** `Date.now()` value by which the whole GraphQL request must be done; no call outlives it. */
+  deadline?: number;
 }
 
 export interface UpstreamRequest<T> {
@@ -92,18 +134,54 @@ export interface UpstreamRequest<T> {
   call?: CallContext | undefined;
 }
 
-const UNAVAILABLE_CODES = new Set([
+/** The request never reached the upstream. */
+const CONNECT_CODES = new Set([
   'ECONNREFUSED',
-  'ECONNRESET',
   'ENOTFOUND',
   'EAI_AGAIN',
   'EHOSTUNREACH',
   'ENETUNREACH',
-  'EPIPE',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_DESTROYED',
+  'UND_ERR_CONNECT_TIMEOUT',
 ]);
+const RETRY_STATUSES = new Set([429, 502, 503, 504]);
+const DEFAULTS: ResilienceOptions = {
+  connectTimeoutMs: 3_000,
+  retries: 2,
+  maxConcurrency: 64,
+  maxQueue: 1_000,
+  breakerThreshold: 5,
+  breakerHalfOpenMs: 5_000,
+  backoffBaseMs: 100,
+  maxRetryAfterMs: 10_000,
+};
+
+/** `Retry-After` as delay-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined || text.trim() === '') return undefined;
+  if (/^\d+$/.test(text.trim())) return Number(text.trim()) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Failures that say something about the upstream's health (not ours, not the caller's input). */
+function isBreakerFailure(err: Error): boolean {
+  if (!(err instanceof UpstreamError) || err.details.local !== undefined) return false;
+  if (err.failure === 'unavailable' || err.failure === 'timeout') return true;
+  return err.failure === 'http' && (err.status ?? 0) >= 500;
+}
+
+/** Whether repeating this call is safe and may help (see the module comment). */
+export function isRetryable(method: HttpMethod, err: unknown): boolean {
+  if (!(err instanceof UpstreamError) || err.details.local !== undefined) return false;
+  if (method === 'GET') {
+    if (err.failure === 'unavailable' || err.failure === 'timeout') return true;
+    return err.failure === 'http' && RETRY_STATUSES.has(err.status ?? 0);
+  }
+  if (method === 'PUT' || method === 'DELETE') return err.details.notSent === true;
+  return false;
+}
+
 const TIMEOUT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
@@ -126,97 +204,199 @@ export class UpstreamHttp {
   private readonly pool: Pool;
   private readonly basePath: string;
   private readonly maxBodyBytes: number;
+  private readonly resilience: ResilienceOptions;
+  private readonly breaker: CircuitBreakerPolicy;
+  private readonly bulkhead: BulkheadPolicy;
 
   constructor(private readonly options: UpstreamHttpOptions) {
     this.upstream = options.upstream;
     const url = new URL(options.baseUrl);
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.resilience = { ...DEFAULTS, ...options.resilience };
+    const r = this.resilience;
     this.pool = new Pool(url.origin, {
-      connections: options.connections ?? 64,
+      // The bulkhead caps concurrency; the pool keeps that many sockets warm.
+      connections: r.maxConcurrency,
       pipelining: 1,
       // Shorter than the usual upstream keep-alive so we close idle sockets first and
       // never write a request onto a socket the server is closing.
       keepAliveTimeout: 4_000,
       keepAliveMaxTimeout: 30_000,
-      connectTimeout: options.timeoutMs,
+      connectTimeout: r.connectTimeoutMs,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
       connect: options.tls
         ? { rejectUnauthorized: options.tls.rejectUnauthorized, ...(options.tls.ca ? { ca: options.tls.ca } : {}) }
         : undefined,
     });
+    this.breaker = circuitBreaker(handleWhen(isBreakerFailure), {
+      halfOpenAfter: r.breakerHalfOpenMs,
+      breaker: new ConsecutiveBreaker(r.breakerThreshold),
+    });
+    this.breaker.onStateChange(() => {
+      const state = this.circuitState();
+      if (state === 'open') options.logger.warn({ upstream: this.upstream }, 'circuit opened: failing fast');
+      else options.logger.info({ upstream: this.upstream, state }, 'circuit state changed');
+    });
+    this.bulkhead = bulkhead(r.maxConcurrency, r.maxQueue);
   }
 
+  /** For /ready and metrics. */
+  circuitState(): CircuitStateName {
+    switch (this.breaker.state) {
+      case CircuitState.Closed:
+        return 'closed';
+      case CircuitState.Open:
+        return 'open';
+      case CircuitState.HalfOpen:
+        return 'half_open';
+      default:
+        return 'isolated';
+    }
+  }
+
+  /** One logical call: attempts, retries and backoff, each attempt through the bulkhead and breaker. */
   async request<T>(req: UpstreamRequest<T>): Promise<T> {
-    const started = performance.now();
-    const deadline = AbortSignal.timeout(this.options.timeoutMs);
-    const signal = req.call?.signal ? AbortSignal.any([deadline, req.call.signal]) : deadline;
-    let status: number | undefined;
-    try {
-      const search = req.query
-        ? '?' + new URLSearchParams(Object.entries(req.query).map(([k, v]) => [k, String(v)])).toString()
-        : '';
-      const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
-      if (req.call?.requestId !== undefined) headers['x-request-id'] = req.call.requestId;
-      let body: string | undefined;
-      if (req.body !== undefined) {
-        body = JSON.stringify(req.body);
-        headers['content-type'] = 'application/json';
-      }
-      let res: Dispatcher.ResponseData;
-      let text: string;
+    for (let attempt = 0; ; attempt++) {
       try {
-        res = await this.pool.request({
-          method: req.method,
-          path: this.basePath + req.path + search,
-          headers,
-          body,
-          signal,
-        });
-        status = res.statusCode;
-        text = await readLimited(res.body, this.maxBodyBytes);
+        return await this.attempt(req, attempt);
       } catch (err) {
-        if (err instanceof BodyTooLargeError) {
-          throw new UpstreamError('bad_response', this.upstream, { status, text: 'response body too large' });
-        }
-        throw this.transportError(err, deadline);
+        const delay = attempt < this.resilience.retries ? this.retryDelay(req, err, attempt) : undefined;
+        if (delay === undefined) throw err;
+        const log = req.call?.log ?? this.options.logger;
+        if (log.isLevelEnabled('debug'))
+          log.debug(
+            { upstream: this.upstream, route: req.route, attempt: attempt + 1, delayMs: delay },
+            'retrying upstream call',
+          );
+        await sleep(delay, undefined, { ref: false });
       }
-      if (status < 200 || status >= 300) {
-        let parsed: unknown;
-        try {
-          parsed = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          parsed = undefined;
-        }
-        throw new UpstreamError('http', this.upstream, { status, ...this.options.parseErrorBody(parsed) });
-      }
-      if (req.schema === undefined) {
-        this.finish(req, status, started, undefined);
-        return undefined as T;
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (cause) {
-        throw new UpstreamError('bad_response', this.upstream, { status, text: 'body is not JSON', cause });
-      }
-      const checked = req.schema.safeParse(json);
-      if (!checked.success) {
-        // Paths only: the values may be personal data.
-        const where = checked.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.code}`);
-        (req.call?.log ?? this.options.logger).warn(
-          { upstream: this.upstream, route: req.route, issues: where },
-          'upstream response has an unexpected shape',
-        );
-        throw new UpstreamError('bad_response', this.upstream, { status, text: 'unexpected response shape' });
-      }
-      this.finish(req, status, started, undefined);
-      return checked.data;
+    }
+  }
+
+  /** The wait before the next attempt, or undefined when it must not be retried. */
+  private retryDelay(req: UpstreamRequest<unknown>, err: unknown, attempt: number): number | undefined {
+    if (!isRetryable(req.method, err)) return undefined;
+    const r = this.resilience;
+    const retryAfter = (err as UpstreamError).details.retryAfterMs;
+    if (retryAfter !== undefined && retryAfter > (r.maxRetryAfterMs ?? 0)) return undefined;
+    const ceiling = (r.backoffBaseMs ?? 100) * 2 ** attempt;
+    // "Equal jitter": at least half the step, so retries never bunch up at zero.
+    const backoff = ceiling / 2 + Math.random() * (ceiling / 2);
+    const delay = Math.round(Math.max(backoff, retryAfter ?? 0));
+    const deadline = req.call?.deadline;
+    // Leave the next attempt some time to run, or do not bother.
+    if (deadline !== undefined && Date.now() + delay + 50 >= deadline) return undefined;
+    return delay;
+  }
+
+  private async attempt<T>(req: UpstreamRequest<T>, attempt: number): Promise<T> {
+    const started = performance.now();
+    let status: number | undefined;
+    const deadline = req.call?.deadline;
+    const budget =
+      deadline === undefined ? this.options.timeoutMs : Math.min(this.options.timeoutMs, deadline - Date.now());
+    try {
+      if (budget <= 0) throw new UpstreamError('timeout', this.upstream, { local: 'deadline', notSent: true });
+      const timer = AbortSignal.timeout(budget);
+      const signal = req.call?.signal ? AbortSignal.any([timer, req.call.signal]) : timer;
+      const result = await this.bulkhead
+        .execute(() => this.breaker.execute(() => this.send(req, signal, timer, (s) => (status = s))), signal)
+        .catch((err: unknown) => {
+          throw this.localError(err, timer);
+        });
+      this.finish(req, status, started, undefined, attempt);
+      return result;
     } catch (err) {
-      this.finish(req, status, started, err instanceof UpstreamError ? err.failure : 'unavailable');
+      const failure = err instanceof UpstreamError ? err.failure : 'unavailable';
+      const local = err instanceof UpstreamError ? err.details.local : undefined;
+      this.finish(req, status, started, failure, attempt, local);
       throw err;
     }
+  }
+
+  /** cockatiel's own refusals, as upstream errors a client understands. */
+  private localError(err: unknown, timer: AbortSignal): unknown {
+    if (err instanceof BrokenCircuitError || err instanceof IsolatedCircuitError)
+      return new UpstreamError('unavailable', this.upstream, { local: 'circuit_open', notSent: true });
+    if (err instanceof BulkheadRejectedError)
+      return new UpstreamError('unavailable', this.upstream, { local: 'queue_full', notSent: true });
+    if (err instanceof TaskCancelledError)
+      return timer.aborted
+        ? new UpstreamError('timeout', this.upstream, { local: 'deadline', notSent: true })
+        : new UpstreamError('unavailable', this.upstream, { notSent: true, cause: err });
+    return err;
+  }
+
+  private async send<T>(
+    req: UpstreamRequest<T>,
+    signal: AbortSignal,
+    timer: AbortSignal,
+    onStatus: (status: number) => void,
+  ): Promise<T> {
+    const search = req.query
+      ? '?' + new URLSearchParams(Object.entries(req.query).map(([k, v]) => [k, String(v)])).toString()
+      : '';
+    const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
+    if (req.call?.requestId !== undefined) headers['x-request-id'] = req.call.requestId;
+    let body: string | undefined;
+    if (req.body !== undefined) {
+      body = JSON.stringify(req.body);
+      headers['content-type'] = 'application/json';
+    }
+    let status: number | undefined;
+    let res: Dispatcher.ResponseData;
+    let text: string;
+    try {
+      res = await this.pool.request({
+        method: req.method,
+        path: this.basePath + req.path + search,
+        headers,
+        body,
+        signal,
+      });
+      status = res.statusCode;
+      onStatus(status);
+      text = await readLimited(res.body, this.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        throw new UpstreamError('bad_response', this.upstream, { status, text: 'response body too large' });
+      }
+      throw this.transportError(err, timer);
+    }
+    if (status < 200 || status >= 300) {
+      let parsed: unknown;
+      try {
+        parsed = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined;
+      throw new UpstreamError('http', this.upstream, {
+        status,
+        ...this.options.parseErrorBody(parsed),
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      });
+    }
+    if (req.schema === undefined) return undefined as T;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (cause) {
+      throw new UpstreamError('bad_response', this.upstream, { status, text: 'body is not JSON', cause });
+    }
+    const checked = req.schema.safeParse(json);
+    if (!checked.success) {
+      // Paths only: the values may be personal data.
+      const where = checked.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.code}`);
+      (req.call?.log ?? this.options.logger).warn(
+        { upstream: this.upstream, route: req.route, issues: where },
+        'upstream response has an unexpected shape',
+      );
+      throw new UpstreamError('bad_response', this.upstream, { status, text: 'unexpected response shape' });
+    }
+    return checked.data;
   }
 
   private finish(
@@ -224,6 +404,8 @@ export class UpstreamHttp {
     status: number | undefined,
     started: number,
     failure: UpstreamError['failure'] | undefined,
+    attempt: number,
+    local?: UpstreamError['details']['local'],
   ): void {
     const durationMs = performance.now() - started;
     const log = req.call?.log ?? this.options.logger;
@@ -235,6 +417,8 @@ export class UpstreamHttp {
           method: req.method,
           status,
           failure,
+          attempt,
+          local,
           ms: Math.round(durationMs * 10) / 10,
         },
         'upstream call',
@@ -247,20 +431,20 @@ export class UpstreamHttp {
       status,
       durationMs,
       failure,
+      attempt,
+      ...(local !== undefined ? { local } : {}),
     });
   }
 
-  private transportError(err: unknown, deadline: AbortSignal): UpstreamError {
+  private transportError(err: unknown, timer: AbortSignal): UpstreamError {
     const code = errorCode(err);
-    if (deadline.aborted || (code !== undefined && TIMEOUT_CODES.has(code))) {
-      return new UpstreamError('timeout', this.upstream, { cause: err });
+    const notSent = code !== undefined && CONNECT_CODES.has(code);
+    if (timer.aborted || (code !== undefined && TIMEOUT_CODES.has(code))) {
+      return new UpstreamError('timeout', this.upstream, { cause: err, notSent });
     }
-    if (code !== undefined && UNAVAILABLE_CODES.has(code)) {
-      return new UpstreamError('unavailable', this.upstream, { cause: err });
-    }
-    // TLS failures, aborted caller signals and anything else undici can raise: the
-    // upstream could not be used, which is what a client needs to know.
-    return new UpstreamError('unavailable', this.upstream, { cause: err });
+    // Connection refused or reset, TLS failures, aborted caller signals and anything else
+    // undici can raise: the upstream could not be used, which is what a client needs to know.
+    return new UpstreamError('unavailable', this.upstream, { cause: err, notSent });
   }
 
   close(): Promise<void> {

@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../config.js';
 import { AxisClient } from './axis/client.js';
 import { parseAxisErrorBody } from './axis/types.js';
 import { UpstreamHttp } from './http.js';
-import type { UpstreamCallEvent } from './http.js';
+import type { CircuitStateName, ResilienceOptions, UpstreamCallEvent } from './http.js';
 import { createNpmTokenSource } from './npm/auth.js';
 import { NpmClient } from './npm/client.js';
 import { parseNpmErrorBody } from './npm/types.js';
@@ -11,8 +11,12 @@ import { parseNpmErrorBody } from './npm/types.js';
 export interface Upstreams {
   npm: NpmClient;
   axis: AxisClient;
+  /** Circuit breaker state per upstream (for /ready and metrics). */
+  circuits(): Record<'npm' | 'axis', CircuitStateName>;
   /** Closes both pools after in-flight calls finish. */
   close(): Promise<void>;
+  /** Drops every connection at once (after a shutdown grace period). */
+  destroy(): Promise<void>;
 }
 
 /** One pool and one client per upstream, built once per process. */
@@ -20,11 +24,23 @@ export function createUpstreams(
   config: GatewayConfig,
   logger: Logger,
   onCall?: (event: UpstreamCallEvent) => void,
+  overrides: Partial<ResilienceOptions> = {},
 ): Upstreams {
+  const r = config.resilience;
+  const resilience: Partial<ResilienceOptions> = {
+    connectTimeoutMs: r.connectTimeoutMs,
+    retries: r.retries,
+    maxConcurrency: r.maxConcurrency,
+    maxQueue: r.maxQueue,
+    breakerThreshold: r.breakerThreshold,
+    breakerHalfOpenMs: r.breakerHalfOpenMs,
+    ...overrides,
+  };
   const npmHttp = new UpstreamHttp({
     upstream: 'npm',
     baseUrl: config.npm.baseUrl,
-    timeoutMs: config.upstreamTimeoutMs,
+    timeoutMs: r.npmTimeoutMs,
+    resilience,
     logger,
     parseErrorBody: parseNpmErrorBody,
     tls: { rejectUnauthorized: config.npm.tlsRejectUnauthorized, ca: config.npm.ca },
@@ -33,7 +49,8 @@ export function createUpstreams(
   const axisHttp = new UpstreamHttp({
     upstream: 'axis',
     baseUrl: config.axis.baseUrl,
-    timeoutMs: config.upstreamTimeoutMs,
+    timeoutMs: r.axisTimeoutMs,
+    resilience,
     logger,
     parseErrorBody: parseAxisErrorBody,
     onCall,
@@ -43,8 +60,12 @@ export function createUpstreams(
   return {
     npm,
     axis,
+    circuits: () => ({ npm: npmHttp.circuitState(), axis: axisHttp.circuitState() }),
     async close() {
       await Promise.all([npmHttp.close(), axisHttp.close()]);
+    },
+    async destroy() {
+      await Promise.all([npmHttp.destroy(), axisHttp.destroy()]);
     },
   };
 }

@@ -36,7 +36,7 @@ describe('request ids and the operation log', () => {
     stack.axisSim.addFault({
       route: 'users.list',
       times: 1,
-      action: { type: 'error', status: 503, text: 'maintenance window' },
+      action: { type: 'error', status: 500, text: 'maintenance window' },
     });
     const res = await stack.gql('{ users { totalRecords } }', undefined, { 'x-request-id': 'fail-0001' });
     expect(res.body.errors?.[0]?.extensions?.['code']).toBe('UPSTREAM_ERROR');
@@ -44,7 +44,7 @@ describe('request ids and the operation log', () => {
     expect(warn).toHaveLength(1);
     expect(warn[0]).toMatchObject({
       errorCodes: ['UPSTREAM_ERROR'],
-      upstreamFailures: [{ path: 'users', upstream: 'axis', status: 503 }],
+      upstreamFailures: [{ path: 'users', upstream: 'axis', status: 500 }],
     });
     expect(stack.logs.filter((l) => l.includes('"level":50'))).toEqual([]);
     expect(JSON.stringify(warn)).not.toContain('maintenance window');

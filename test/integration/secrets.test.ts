@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AXIS_RW_TOKEN, NPM_PASSWORD, startStack } from '../helpers/stack.js';
+import { ADMIN_KEY, AXIS_RW_TOKEN, NPM_PASSWORD, startStack } from '../helpers/stack.js';
 import type { Stack } from '../helpers/stack.js';
 
 const APP_PASSWORD = 'azure-app-password-Zq81';
 const SSH_KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nssh-key-body-Kx55\n-----END OPENSSH PRIVATE KEY-----';
-const CALLER_CREDENTIAL = 'caller-credential-Wm47';
+/** The caller's own credential (a client API key) is a secret too. */
+const CALLER_CREDENTIAL = ADMIN_KEY;
 const STATIC_NPM_TOKEN = 'static-npm-access-token-Pp09';
 
 /** Every operation that carries or uses a secret, including failing ones that log errors. */

@@ -1,0 +1,35 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ApiKeyConfig } from '../config.js';
+import { rolesFor } from './principal.js';
+import type { Principal } from './principal.js';
+
+const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+
+/**
+ * Matches a presented bearer credential against the configured API keys in constant time:
+ * both sides are hashed to 32 bytes (so length leaks nothing) and every key is compared,
+ * match or not. Only the digests are kept in memory after start.
+ */
+export class ApiKeyRegistry {
+  private readonly entries: Array<{ digest: Buffer; principal: Principal }>;
+
+  constructor(keys: readonly ApiKeyConfig[]) {
+    this.entries = keys.map((k) => ({
+      digest: digest(k.key),
+      principal: { kind: 'api_key', id: k.name, roles: rolesFor(k.role) },
+    }));
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  match(credential: string): Principal | undefined {
+    const presented = digest(credential);
+    let found: Principal | undefined;
+    for (const entry of this.entries) {
+      if (timingSafeEqual(entry.digest, presented)) found = entry.principal;
+    }
+    return found;
+  }
+}

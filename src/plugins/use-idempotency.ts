@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { GraphQLError, getOperationAST } from 'graphql';
+import type { ExecutionResult } from 'graphql';
+import { createGraphQLError } from 'graphql-yoga';
+import type { Plugin } from 'graphql-yoga';
+import type { Principal } from '../auth/principal.js';
+import { isNothingApplied } from '../errors.js';
+import type { IdempotencyStore, StoredResult } from '../stores/idempotency.js';
+
+/** RFC 8941 sf-string (`"abc"`) or a bare token; 1 to 255 visible ASCII characters. */
+const KEY = /^"?([\x21\x23-\x7e]{1,255})"?$/;
+
+/** JSON with sorted object keys: the same variables always give the same fingerprint. */
+export function stableStringify(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  const entries = Object.keys(value)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`);
+  return `{${entries.join(',')}}`;
+}
+
+function toStored(result: ExecutionResult): StoredResult {
+  return JSON.parse(JSON.stringify({ data: result.data, errors: result.errors })) as StoredResult;
+}
+
+function fromStored(stored: StoredResult): ExecutionResult {
+  return {
+    data: stored.data as ExecutionResult['data'],
+    ...(stored.errors
+      ? { errors: stored.errors.map((e) => new GraphQLError(e.message, { path: e.path, extensions: e.extensions })) }
+      : {}),
+  };
+}
+
+/** Nothing happened upstream: no root field has data and every error says the call never left. */
+function nothingApplied(result: ExecutionResult): boolean {
+  const data = result.data as Record<string, unknown> | null | undefined;
+  if (data && Object.values(data).some((v) => v !== null)) return false;
+  return (result.errors ?? []).length > 0 && (result.errors ?? []).every(isNothingApplied);
+}
+
+export interface IdempotencyOptions {
+  store: IdempotencyStore;
+  principals: WeakMap<Request, Principal>;
+}
+
+/**
+ * `Idempotency-Key` on mutations (draft-ietf-httpapi-idempotency-key-header): a repeat of
+ * the same key by the same caller with the same document, operation name and variables
+ * gets the first response again (`Idempotent-Replayed: true`) without running anything;
+ * the same key with other content is refused (IDEMPOTENCY_KEY_REUSED, 422); a repeat while
+ * the first is still running waits for it. A double-click or a network retry can then never
+ * create two users. Outcomes that provably did nothing upstream are not kept, so a retry
+ * with the same key after "unreachable" runs for real.
+ */
+export function useIdempotency({ store, principals }: IdempotencyOptions): Plugin {
+  const claimed = new WeakMap<Request, string>();
+  const replayed = new WeakSet<Request>();
+
+  return {
+    async onExecute({ args, setResultAndStopExecution }) {
+      const ctx = args.contextValue as { request?: Request; params?: { query?: string } };
+      const request = ctx.request;
+      const header = request?.headers.get('idempotency-key');
+      if (request === undefined || header === null || header === undefined) return;
+      if (getOperationAST(args.document, args.operationName)?.operation !== 'mutation') return;
+      const key = KEY.exec(header.trim())?.[1];
+      if (key === undefined) {
+        setResultAndStopExecution({
+          errors: [
+            createGraphQLError('Idempotency-Key must be 1 to 255 visible ASCII characters.', {
+              extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+            }),
+          ],
+        });
+        return;
+      }
+      const principal = principals.get(request);
+      const scope = `${principal?.kind ?? 'anonymous'}:${principal?.id ?? 'anonymous'}\n${key}`;
+      const fingerprint = createHash('sha256')
+        .update(ctx.params?.query ?? '')
+        .update('\0')
+        .update(args.operationName ?? '')
+        .update('\0')
+        .update(stableStringify(args.variableValues ?? {}))
+        .digest('base64');
+      for (;;) {
+        const claim = await store.claim(scope, fingerprint);
+        if (claim.state === 'running') {
+          await claim.settled;
+          continue;
+        }
+        if (claim.state === 'new') {
+          claimed.set(request, scope);
+          return;
+        }
+        if (claim.state === 'done') {
+          replayed.add(request);
+          setResultAndStopExecution(fromStored(claim.result));
+          return;
+        }
+        setResultAndStopExecution({
+          errors: [
+            createGraphQLError(
+              'This Idempotency-Key was already used for a different request; use a new key for a new request.',
+              { extensions: { code: 'IDEMPOTENCY_KEY_REUSED', http: { status: 422 } } },
+            ),
+          ],
+        });
+        return;
+      }
+    },
+    async onResultProcess({ request, result }) {
+      const scope = claimed.get(request);
+      if (scope === undefined) return;
+      claimed.delete(request);
+      const single = (Array.isArray(result) ? result[0] : result) as ExecutionResult | undefined;
+      if (single === undefined || Symbol.asyncIterator in single || nothingApplied(single)) await store.release(scope);
+      else await store.complete(scope, toStored(single));
+    },
+    onResponse({ request, response }) {
+      if (replayed.has(request)) response.headers.set('Idempotent-Replayed', 'true');
+    },
+  };
+}

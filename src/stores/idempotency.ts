@@ -1,0 +1,115 @@
+/**
+ * Where `Idempotency-Key` outcomes live. One process keeps them in memory; several replicas
+ * need a shared store (Redis `SET NX PX` for the claim, a value for the result, pub/sub or
+ * polling for waiters) behind this interface.
+ */
+
+/** A finished response, JSON-safe so a shared store can hold it. */
+export interface StoredResult {
+  data?: unknown;
+  errors?: Array<{ message: string; path?: ReadonlyArray<string | number>; extensions?: Record<string, unknown> }>;
+}
+
+export type Claim =
+  /** First use of the key: run the operation, then `complete` or `release`. */
+  | { state: 'new' }
+  /** Same key, same request, already answered. */
+  | { state: 'done'; result: StoredResult }
+  /** Same key, different request: refuse. */
+  | { state: 'mismatch' }
+  /** Same key, same request, still running: wait, then claim again. */
+  | { state: 'running'; settled: Promise<void> };
+
+export interface IdempotencyStore {
+  claim(scope: string, fingerprint: string): Promise<Claim>;
+  complete(scope: string, result: StoredResult): Promise<void>;
+  /** Forget a claim whose operation did nothing, so a retry with the same key runs it. */
+  release(scope: string): Promise<void>;
+}
+
+interface Entry {
+  fingerprint: string;
+  expiresAt: number;
+  result: StoredResult | undefined;
+  settled: Promise<void>;
+  settle: () => void;
+}
+
+export interface MemoryIdempotencyOptions {
+  /** How long a finished result is replayed (IDEMPOTENCY_TTL_S). */
+  ttlMs: number;
+  /** A claim still running after this long is treated as abandoned. */
+  runningTtlMs: number;
+  /** Oldest entries are dropped beyond this many (bounded memory under abuse). */
+  maxEntries?: number;
+  now?: () => number;
+}
+
+export class MemoryIdempotencyStore implements IdempotencyStore {
+  private readonly entries = new Map<string, Entry>();
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: MemoryIdempotencyOptions) {
+    this.maxEntries = options.maxEntries ?? 50_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  claim(scope: string, fingerprint: string): Promise<Claim> {
+    const now = this.now();
+    const existing = this.entries.get(scope);
+    if (existing !== undefined && existing.expiresAt > now) {
+      if (existing.fingerprint !== fingerprint) return Promise.resolve({ state: 'mismatch' });
+      if (existing.result !== undefined) return Promise.resolve({ state: 'done', result: existing.result });
+      return Promise.resolve({ state: 'running', settled: existing.settled });
+    }
+    if (existing !== undefined) this.drop(scope, existing);
+    this.sweep(now);
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    this.entries.set(scope, {
+      fingerprint,
+      expiresAt: now + this.options.runningTtlMs,
+      result: undefined,
+      settled,
+      settle,
+    });
+    return Promise.resolve({ state: 'new' });
+  }
+
+  complete(scope: string, result: StoredResult): Promise<void> {
+    const entry = this.entries.get(scope);
+    if (entry !== undefined && entry.result === undefined) {
+      entry.result = result;
+      entry.expiresAt = this.now() + this.options.ttlMs;
+      // Re-insert so Map order stays "oldest expiry first" for the sweep.
+      this.entries.delete(scope);
+      this.entries.set(scope, entry);
+      entry.settle();
+    }
+    return Promise.resolve();
+  }
+
+  release(scope: string): Promise<void> {
+    const entry = this.entries.get(scope);
+    if (entry !== undefined && entry.result === undefined) this.drop(scope, entry);
+    return Promise.resolve();
+  }
+
+  private drop(scope: string, entry: Entry): void {
+    this.entries.delete(scope);
+    entry.settle();
+  }
+
+  /** Drops expired entries from the front, and the oldest beyond the cap. */
+  private sweep(now: number): void {
+    for (const [scope, entry] of this.entries) {
+      if (entry.expiresAt > now && this.entries.size < this.maxEntries) break;
+      this.drop(scope, entry);
+    }
+  }
+}
