@@ -62,13 +62,15 @@ ${DASHBOARD_QUERY}`;
 
 /**
  * Operation limits (graphql-armor), checked at parse and validation time, so a hostile
- * document is refused before any resolver or upstream call. Tuned so every README example
- * passes with room to spare (the deepest, groups -> users -> groups, has depth 6).
+ * document is refused before any resolver or upstream call. Tuned on the README examples:
+ * the deepest has depth 6, the costliest (the dashboard) costs 36 and the benchmark's nested
+ * query 45, so a cost of 500 leaves a frontend ten times that; a dozen aliased
+ * `users(pageSize: 1000) { ... groups { ... users } }` (633) does not pass.
  */
 export const OPERATION_LIMITS = {
   maxDepth: 8,
   maxAliases: 15,
-  maxCost: 5_000,
+  maxCost: 500,
   maxTokens: 2_000,
   maxDirectives: 20,
 } as const;

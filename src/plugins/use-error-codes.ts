@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { isGraphQLError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
@@ -21,8 +22,41 @@ function withCode(error: unknown, code: ErrorCode): unknown {
   });
 }
 
+/** Code for an error that reached the response without one, by the HTTP status Yoga gives it. */
+function codeForUncoded(error: GraphQLError): ErrorCode {
+  const status = (error.extensions?.['http'] as { status?: number } | undefined)?.status;
+  if (status === 401) return 'UNAUTHENTICATED';
+  if (status !== undefined && status >= 400 && status < 500) return 'BAD_REQUEST';
+  // graphql-armor's limits throw during validation ("Syntax Error: Query depth limit...").
+  return 'GRAPHQL_VALIDATION_FAILED';
+}
+
+/**
+ * Last pass over every response: each error has an `extensions.code` (the CSRF check and
+ * the operation limits throw without one), and none prints `extensions.originalError`
+ * (Yoga's JSON-body error puts the parser's message there, which echoes the request body).
+ * Edited in place, because Yoga reads these very objects afterwards: it answers 400 rather
+ * than 200 when `originalError` is present, so that property stays, non-enumerable, which
+ * keeps it out of the serialised response.
+ */
+function finalizeErrors(errors: readonly GraphQLError[]): void {
+  for (const error of errors) {
+    const ext = error.extensions as Record<string, unknown> | undefined;
+    if (ext === undefined || Object.isFrozen(ext)) continue;
+    if (Object.prototype.propertyIsEnumerable.call(ext, 'originalError')) {
+      Object.defineProperty(ext, 'originalError', { value: ext['originalError'], enumerable: false });
+    }
+    if (ext['code'] === undefined) ext['code'] = codeForUncoded(error);
+  }
+}
+
 export function useErrorCodes(): Plugin {
   return {
+    onResultProcess({ result }) {
+      if (Array.isArray(result) || Symbol.asyncIterator in result) return;
+      const errors = (result as ExecutionResult).errors;
+      if (errors?.length) finalizeErrors(errors);
+    },
     onParse() {
       return ({ result, replaceParseResult }) => {
         if (result instanceof Error) replaceParseResult(withCode(result, 'GRAPHQL_PARSE_FAILED'));
