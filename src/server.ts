@@ -51,8 +51,12 @@ export async function startGateway(
       }, graceMs);
       force.unref();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive sockets turn idle as their last response goes out: close them as they do,
+      // rather than waiting for the clients' keep-alive timeouts.
       server.closeIdleConnections();
+      const sweeper = setInterval(() => server.closeIdleConnections(), 50);
       await closed;
+      clearInterval(sweeper);
       clearTimeout(force);
       if (timedOut) await upstreams.destroy();
       else await upstreams.close();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GraphQLError, getOperationAST } from 'graphql';
+import { GraphQLError, Source, getOperationAST } from 'graphql';
 import type { ExecutionResult } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
 import type { Plugin } from 'graphql-yoga';
@@ -21,16 +21,27 @@ export function stableStringify(value: unknown): string {
 }
 
 function toStored(result: ExecutionResult): StoredResult {
-  return JSON.parse(JSON.stringify({ data: result.data, errors: result.errors })) as StoredResult;
+  const stored = JSON.parse(JSON.stringify({ data: result.data, errors: result.errors })) as StoredResult;
+  // Offsets into the document, so a replay can rebuild the same `locations`.
+  stored.errors?.forEach((e, i) => {
+    const positions = result.errors?.[i]?.positions;
+    if (positions) e.positions = [...positions];
+  });
+  return stored;
 }
 
-function fromStored(stored: StoredResult): ExecutionResult {
-  return {
-    data: stored.data as ExecutionResult['data'],
-    ...(stored.errors
-      ? { errors: stored.errors.map((e) => new GraphQLError(e.message, { path: e.path, extensions: e.extensions })) }
-      : {}),
-  };
+/** The stored response as GraphQL errors again; the document is the same (the fingerprint says so). */
+function fromStored(stored: StoredResult, query: string | undefined): ExecutionResult {
+  const source = query === undefined ? undefined : new Source(query);
+  const errors = stored.errors?.map(
+    (e) =>
+      new GraphQLError(e.message, {
+        path: e.path,
+        extensions: e.extensions,
+        ...(source && e.positions ? { source, positions: e.positions } : {}),
+      }),
+  );
+  return { data: stored.data as ExecutionResult['data'], ...(errors ? { errors } : {}) };
 }
 
 /** Nothing happened upstream: no root field has data and every error says the call never left. */
@@ -97,7 +108,7 @@ export function useIdempotency({ store, principals }: IdempotencyOptions): Plugi
         }
         if (claim.state === 'done') {
           replayed.add(request);
-          setResultAndStopExecution(fromStored(claim.result));
+          setResultAndStopExecution(fromStored(claim.result, ctx.params?.query));
           return;
         }
         setResultAndStopExecution({

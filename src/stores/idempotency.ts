@@ -7,7 +7,14 @@
 /** A finished response, JSON-safe so a shared store can hold it. */
 export interface StoredResult {
   data?: unknown;
-  errors?: Array<{ message: string; path?: ReadonlyArray<string | number>; extensions?: Record<string, unknown> }>;
+  errors?: Array<{
+    message: string;
+    locations?: ReadonlyArray<{ line: number; column: number }>;
+    /** Offsets into the operation's document (what graphql-js rebuilds `locations` from). */
+    positions?: number[];
+    path?: ReadonlyArray<string | number>;
+    extensions?: Record<string, unknown>;
+  }>;
 }
 
 export type Claim =

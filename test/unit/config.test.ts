@@ -84,3 +84,73 @@ describe('loadConfig', () => {
     ]);
   });
 });
+
+describe('client auth and abuse settings', () => {
+  const KEY = 'k'.repeat(24);
+
+  it('refuses to start in production with no client auth, naming the settings', () => {
+    const found = problems({ ...base, NODE_ENV: 'production' });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/no client auth configured: set GATEWAY_API_KEYS/);
+  });
+
+  it('starts in production with AUTH_DISABLED=true (open on purpose), or with keys or a JWT secret', () => {
+    expect(loadConfig({ ...base, NODE_ENV: 'production', AUTH_DISABLED: 'true' }).auth.disabled).toBe(true);
+    expect(loadConfig({ ...base, NODE_ENV: 'production', GATEWAY_API_KEYS: `admin:${KEY}` }).auth.disabled).toBe(false);
+    expect(loadConfig({ ...base, NODE_ENV: 'production', AUTH_JWT_SECRET: 's'.repeat(32) }).auth.disabled).toBe(false);
+  });
+
+  it('development with nothing configured runs open (the gateway warns at start)', () => {
+    expect(loadConfig(base).auth.disabled).toBe(true);
+  });
+
+  it('parses named and unnamed API keys', () => {
+    const config = loadConfig({ ...base, GATEWAY_API_KEYS: ` ci-bot=admin:${KEY}, viewer:${'v'.repeat(30)} ` });
+    expect(config.auth.apiKeys).toEqual([
+      { name: 'ci-bot', role: 'admin', key: KEY },
+      { name: 'viewer-key-2', role: 'viewer', key: 'v'.repeat(30) },
+    ]);
+  });
+
+  it('reports bad API key entries by position, never echoing a key', () => {
+    const found = problems({
+      ...base,
+      GATEWAY_API_KEYS: `root:${KEY},admin:short-secret-1,nonsense,a=viewer:${KEY}x,a=viewer:${KEY}y`,
+    });
+    expect(found).toEqual([
+      'GATEWAY_API_KEYS entry 1 has role "root"; use viewer or admin',
+      'GATEWAY_API_KEYS entry 2 key must be at least 24 characters without spaces',
+      'GATEWAY_API_KEYS entry 3 must look like role:key or name=role:key',
+      'GATEWAY_API_KEYS names must be unique; "a" repeats',
+    ]);
+    expect(found.join(' ')).not.toContain('short-secret-1');
+  });
+
+  it('checks JWT, CORS and rate-limit settings', () => {
+    expect(problems({ ...base, RATE_LIMIT_RPS: '-1' })).toEqual([expect.stringMatching(/^RATE_LIMIT_RPS /)]);
+    expect(
+      problems({ ...base, AUTH_JWT_SECRET: 'too-short', CORS_ORIGINS: 'https://app.example.com,app.example.com/path' }),
+    ).toEqual([
+      'AUTH_JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit secret)',
+      'CORS_ORIGINS entry "app.example.com/path" must be an origin such as https://app.example.com',
+    ]);
+  });
+
+  it('defaults: introspection and GraphiQL on outside production, off in it; burst twice the rate', () => {
+    const dev = loadConfig(base);
+    expect(dev).toMatchObject({ introspection: true, graphiql: true, rateLimit: { rps: 50, burst: 100 } });
+    const prod = loadConfig({ ...base, NODE_ENV: 'production', GATEWAY_API_KEYS: `admin:${KEY}` });
+    expect(prod).toMatchObject({ introspection: false, graphiql: false, idempotencyTtlMs: 600_000 });
+    expect(prod.resilience).toEqual({
+      connectTimeoutMs: 3_000,
+      npmTimeoutMs: 10_000,
+      axisTimeoutMs: 10_000,
+      requestTimeoutMs: 25_000,
+      retries: 2,
+      maxConcurrency: 64,
+      maxQueue: 1_000,
+      breakerThreshold: 5,
+      breakerHalfOpenMs: 5_000,
+    });
+  });
+});

@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ADMIN_KEY, codes, startStack } from '../helpers/stack.js';
+import type { Stack } from '../helpers/stack.js';
+
+const CREATE = 'mutation Create($i: CreateUserInput!) { createUser(input: $i) { id userName } }';
+const user = (userName: string) => ({
+  i: { userName, email: `${userName}@example.com`, firstName: 'I', lastName: 'K' },
+});
+const key = (k: string) => ({ 'idempotency-key': k });
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(() => stack.close());
+beforeEach(() => {
+  stack.axisSim.reset();
+  stack.resetCounts();
+});
+
+const created = (name: string) => stack.axisSim.state().users.filter((u) => u.userName === name).length;
+
+describe('Idempotency-Key on mutations', () => {
+  it('a repeat gets the first response again, marked as a replay, with no upstream call', async () => {
+    const first = await stack.gql(CREATE, user('idem.one'), key('k-1'));
+    expect(first.body.errors).toBeUndefined();
+    expect(stack.calls()).toEqual({ 'axis:users.create': 1, 'axis:commit': 1, 'axis:total': 2 });
+    const again = await stack.gql(CREATE, user('idem.one'), key('k-1'));
+    expect(again.body).toEqual(first.body);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    expect(stack.calls()['axis:users.create']).toBe(1);
+    expect(created('idem.one')).toBe(1);
+  });
+
+  it('accepts the structured-header form ("key") as the same key', async () => {
+    await stack.gql(CREATE, user('idem.quoted'), key('k-quoted'));
+    const again = await stack.gql(CREATE, user('idem.quoted'), key('"k-quoted"'));
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(created('idem.quoted')).toBe(1);
+  });
+
+  it('a concurrent repeat (double click) waits for the first and gets its response', async () => {
+    stack.axisSim.setLatency(150);
+    try {
+      const [a, b, c] = await Promise.all([
+        stack.gql(CREATE, user('idem.double'), key('k-double')),
+        stack.gql(CREATE, user('idem.double'), key('k-double')),
+        stack.gql(CREATE, user('idem.double'), key('k-double')),
+      ]);
+      expect(a.body.errors).toBeUndefined();
+      expect(b.body).toEqual(a.body);
+      expect(c.body).toEqual(a.body);
+      expect(stack.calls()['axis:users.create']).toBe(1);
+      expect(created('idem.double')).toBe(1);
+    } finally {
+      stack.axisSim.setLatency(0);
+    }
+  });
+
+  it('the same key with different variables is IDEMPOTENCY_KEY_REUSED (422) and runs nothing', async () => {
+    await stack.gql(CREATE, user('idem.a'), key('k-reused'));
+    stack.resetCounts();
+    const other = await stack.gql(CREATE, user('idem.b'), key('k-reused'));
+    expect(other.status).toBe(422);
+    expect(codes(other)).toEqual(['IDEMPOTENCY_KEY_REUSED']);
+    expect(stack.calls()).toEqual({});
+    expect(created('idem.b')).toBe(0);
+  });
+
+  it('the same key with a different document is refused too', async () => {
+    await stack.gql('mutation { setAzureSyncEnabled(enabled: false) { enabled } }', undefined, key('k-doc'));
+    const other = await stack.gql(
+      'mutation { setAzureSyncEnabled(enabled: true) { enabled } }',
+      undefined,
+      key('k-doc'),
+    );
+    expect(codes(other)).toEqual(['IDEMPOTENCY_KEY_REUSED']);
+  });
+
+  it('keys are per caller: another caller with the same key runs its own request', async () => {
+    await stack.gql(CREATE, user('idem.caller1'), key('k-shared'));
+    const token = 'second-admin-key-0123456789abcdef';
+    const s2 = await startStack({ env: { GATEWAY_API_KEYS: `one=admin:${ADMIN_KEY},two=admin:${token}` } });
+    try {
+      const a = await s2.gql(CREATE, user('idem.x'), key('k-shared'));
+      const b = await s2.gql(CREATE, user('idem.x'), { ...key('k-shared'), authorization: `Bearer ${token}` });
+      expect(a.body.errors).toBeUndefined();
+      // Not a replay of caller one's response: caller two's own create, which conflicts.
+      expect(b.headers['idempotent-replayed']).toBeUndefined();
+      expect(codes(b)).toEqual(['CONFLICT']);
+    } finally {
+      await s2.close();
+    }
+  });
+
+  it('failed outcomes are replayed too (the write may have happened), except when nothing was sent', async () => {
+    stack.axisSim.addFault({ route: 'users.create', times: 1, action: { type: 'error', status: 500 } });
+    const first = await stack.gql(CREATE, user('idem.fail'), key('k-fail'));
+    expect(codes(first)).toEqual(['UPSTREAM_ERROR']);
+    const again = await stack.gql(CREATE, user('idem.fail'), key('k-fail'));
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expect(stack.calls()['axis:users.create']).toBe(1);
+  });
+
+  it('after "unreachable" before sending (connection refused), the same key runs for real', async () => {
+    const dead = await startStack({ env: { AXIS_BASE_URL: 'http://127.0.0.1:9', UPSTREAM_RETRIES: '0' } });
+    try {
+      const first = await dead.gql(CREATE, user('idem.refused'), key('k-refused'));
+      expect(codes(first)).toEqual(['UPSTREAM_UNAVAILABLE']);
+      const again = await dead.gql(CREATE, user('idem.refused'), key('k-refused'));
+      expect(again.headers['idempotent-replayed']).toBeUndefined();
+    } finally {
+      await dead.close();
+    }
+  });
+
+  it('queries ignore the header; a malformed key is BAD_REQUEST', async () => {
+    await stack.gql('{ azureStatus { state } }', undefined, key('k-query'));
+    const q = await stack.gql('{ azureStatus { state } }', undefined, key('k-query'));
+    expect(q.headers['idempotent-replayed']).toBeUndefined();
+    expect(stack.calls()['npm:status.get']).toBe(2);
+    const bad = await stack.gql(CREATE, user('idem.bad'), key('x'.repeat(300)));
+    expect(codes(bad)).toEqual(['BAD_REQUEST']);
+    expect(created('idem.bad')).toBe(0);
+  });
+});

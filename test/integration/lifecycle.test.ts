@@ -1,0 +1,115 @@
+import { request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { startGateway } from '../../src/server.js';
+import type { RunningGateway } from '../../src/server.js';
+import { createAxisSimulator } from '../../src/simulators/axis-sim.js';
+import { createNpmSimulator } from '../../src/simulators/npm-sim.js';
+import { ADMIN_KEY, AXIS_RW_TOKEN, NPM_PASSWORD, NPM_USER } from '../helpers/stack.js';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+});
+
+/** The production server (startGateway, as main.ts runs it) against the two simulators. */
+async function boot(env: Record<string, string> = {}) {
+  const npmSim = createNpmSimulator({ username: NPM_USER, password: NPM_PASSWORD });
+  const axisSim = createAxisSimulator({ tokens: { [AXIS_RW_TOKEN]: 'rw' } });
+  const [npmUrl, axisUrl] = await Promise.all([npmSim.start(0), axisSim.start(0)]);
+  cleanups.push(
+    () => npmSim.stop(),
+    () => axisSim.stop(),
+  );
+  const logs: string[] = [];
+  const config = loadConfig({
+    NODE_ENV: 'production',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    NPM_BASE_URL: npmUrl,
+    NPM_USERNAME: NPM_USER,
+    NPM_PASSWORD: NPM_PASSWORD,
+    AXIS_BASE_URL: axisUrl,
+    AXIS_API_TOKEN: AXIS_RW_TOKEN,
+    GATEWAY_API_KEYS: `ops=admin:${ADMIN_KEY}`,
+    UPSTREAM_TIMEOUT_MS: '1000',
+    ...env,
+  });
+  const gateway: RunningGateway = await startGateway(
+    config,
+    createLogger('info', { write: (l: string) => void logs.push(l) }),
+  );
+  let closed = false;
+  cleanups.push(async () => {
+    if (!closed) await gateway.close(100);
+  });
+  const markClosed = () => (closed = true);
+  return { npmSim, axisSim, gateway, logs, markClosed };
+}
+
+async function get(url: string) {
+  const res = await request(url);
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+function query(url: string, q: string) {
+  return request(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
+    body: JSON.stringify({ query: q }),
+  }).then(async (r) => ({ status: r.statusCode, body: JSON.parse(await r.body.text()) as Record<string, unknown> }));
+}
+
+describe('GET /ready', () => {
+  it('is 200 while both upstreams answer, with one cheap read each, cached between polls', async () => {
+    const { gateway, npmSim, axisSim } = await boot();
+    expect(await get(`${gateway.url}/ready`)).toEqual({ status: 200, body: '{"status":"ready"}' });
+    await get(`${gateway.url}/ready`);
+    await get(`${gateway.url}/ready`);
+    expect(npmSim.counts()['status.get']).toBe(1);
+    expect(axisSim.counts()['users.list']).toBe(1);
+  });
+
+  it('is 503 with a generic body while an upstream is unreachable; /health stays 200', async () => {
+    const { gateway, axisSim } = await boot();
+    await axisSim.stop();
+    const ready = await get(`${gateway.url}/ready`);
+    expect(ready).toEqual({ status: 503, body: '{"status":"unavailable"}' });
+    expect((await get(`${gateway.url}/health`)).status).toBe(200);
+  });
+
+  it('is 200 when an upstream answers 4xx (it is there; the credentials are a different alarm)', async () => {
+    const { gateway, axisSim } = await boot();
+    axisSim.addFault({ route: 'users.list', action: { type: 'error', status: 401 } });
+    expect((await get(`${gateway.url}/ready`)).status).toBe(200);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('lets in-flight requests finish, refuses new connections, then closes', async () => {
+    const { gateway, npmSim, markClosed } = await boot();
+    npmSim.setLatency(300);
+    const inFlight = query(gateway.url, '{ azureStatus { state } }');
+    await new Promise((r) => setTimeout(r, 100));
+    const closing = gateway.close(5_000);
+    markClosed();
+    const res = await inFlight;
+    expect(res).toEqual({ status: 200, body: { data: { azureStatus: { state: 'SYNC_SUCCEEDED' } } } });
+    await closing;
+    await expect(get(`${gateway.url}/health`)).rejects.toThrow();
+  });
+
+  it('cuts requests still running after SHUTDOWN_TIMEOUT_MS, and still resolves', async () => {
+    const { gateway, npmSim, logs, markClosed } = await boot({ UPSTREAM_TIMEOUT_MS: '10000' });
+    npmSim.addFault({ route: 'status.get', action: { type: 'hang' } });
+    const inFlight = query(gateway.url, '{ azureStatus { state } }').catch((err: unknown) => err);
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await gateway.close(300);
+    markClosed();
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(await inFlight).toBeInstanceOf(Error);
+    expect(logs.join('')).toContain('did not finish in time');
+  });
+});
