@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import { UpstreamError } from './errors.js';
 import type { AxisClient } from './upstreams/axis/client.js';
 import type { CallContext } from './upstreams/http.js';
-import type { AxisGroup, AxisUser } from './upstreams/axis/types.js';
+import type { AxisGroup, AxisPage, AxisUser } from './upstreams/axis/types.js';
 import type { NpmClient } from './upstreams/npm/client.js';
 import type { AzureAccount, CloudStatus } from './upstreams/npm/types.js';
 
@@ -12,9 +12,10 @@ import type { AzureAccount, CloudStatus } from './upstreams/npm/types.js';
  *
  * - NPM has no get-one-account route, so every `azureAccount` in a request is answered
  *   from ONE `GET /auth_codes`, shared with `azureAccounts`.
- * - Axis has no batch get; `userById`/`groupById` dedupe ids and fetch the rest in parallel.
- *   Every user or group that arrives in a page or a mutation result is primed, so it is
- *   never fetched again in the same request.
+ * - Axis has no batch get; `userById`/`groupById` dedupe ids, and fetch the rest either by
+ *   parallel GETs or, when many are missing and the tenant fits one page, by one list call.
+ *   Every user or group that arrives in a page, a list or a mutation result is primed, so it
+ *   is never fetched again in the same request.
  */
 export interface Loaders {
   cloudStatus(): Promise<CloudStatus>;
@@ -24,27 +25,37 @@ export interface Loaders {
   groupById: DataLoader<string, AxisGroup | null>;
   primeUsers(users: Iterable<AxisUser>): void;
   primeGroups(groups: Iterable<AxisGroup>): void;
+  /** A page from the IdP: its entities are primed and its `totalRecords` tells what a full listing costs. */
+  primeUserPage(page: AxisPage<AxisUser>): void;
+  primeGroupPage(page: AxisPage<AxisGroup>): void;
+  /**
+   * Start fetching every user (one list page) now, because the operation will need many of
+   * them in a later level: the list then runs in parallel with the level that discovers
+   * the ids. No-op when the tenant is known to be larger than one page.
+   */
+  prefetchUsers(): void;
+  prefetchGroups(): void;
   /** After a write: memberships may have changed on both sides. */
   forgetAxis(): void;
   /** After a write: the next read must go to the appliance. */
   forgetNpm(): void;
 }
 
+/** Largest Axis page; one list call returns a whole tenant up to this size. */
+export const LIST_PAGE_SIZE = 1000;
+/**
+ * From this many ids missing in one batch, one list call replaces the single GETs: a list
+ * page of a tenant that fits in one page costs one round trip and one request to the IdP
+ * instead of N.
+ */
+export const LIST_THRESHOLD = 8;
+
 function isNotFound(err: unknown): boolean {
   return err instanceof UpstreamError && err.failure === 'http' && err.status === 404;
 }
 
-/** One GET per distinct id, results in key order, null for a 404, the error for anything else. */
-function byIdBatch<T>(get: (id: string) => Promise<T>) {
-  return (ids: readonly string[]): Promise<Array<T | null | Error>> =>
-    Promise.all(
-      ids.map((id) =>
-        get(id).catch((err: unknown) => {
-          if (isNotFound(err)) return null;
-          return err instanceof Error ? err : new Error(String(err));
-        }),
-      ),
-    );
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 function memo<T>(load: () => Promise<T>): { get(): Promise<T>; forget(): void } {
@@ -57,6 +68,82 @@ function memo<T>(load: () => Promise<T>): { get(): Promise<T>; forget(): void } 
   };
 }
 
+interface Listing<T> {
+  byId: Map<string, T>;
+  /** The page held the whole collection: an id missing from it does not exist. */
+  complete: boolean;
+}
+
+/**
+ * A by-id loader over an IdP collection that has single GETs and a paged list, but no
+ * batch read. A batch is answered from one list page when that is cheaper (many ids, and a
+ * collection that fits in one page), else by parallel GETs; a 404 is null, any other
+ * failure is that id's error.
+ */
+class Collection<T extends { id: string }> {
+  readonly loader: DataLoader<string, T | null>;
+  /** totalRecords from any page seen in this request. */
+  private total: number | undefined;
+  private listing: Promise<Listing<T>> | undefined;
+
+  constructor(
+    private readonly list: (page: { pageNumber: number; pageSize: number }) => Promise<AxisPage<T>>,
+    private readonly get: (id: string) => Promise<T>,
+  ) {
+    this.loader = new DataLoader<string, T | null>((ids) => this.batch(ids));
+  }
+
+  private fitsOnePage(): boolean {
+    return this.total === undefined || this.total <= LIST_PAGE_SIZE;
+  }
+
+  private fetchAll(): Promise<Listing<T>> {
+    return (this.listing ??= this.list({ pageNumber: 1, pageSize: LIST_PAGE_SIZE }).then((page) => {
+      this.total = page.totalRecords;
+      this.prime(page.data);
+      return { byId: new Map(page.data.map((item) => [item.id, item])), complete: page.totalPages <= 1 };
+    }));
+  }
+
+  prefetch(): void {
+    if (this.listing === undefined && this.fitsOnePage()) this.fetchAll().catch(() => undefined);
+  }
+
+  notePage(page: AxisPage<T>): void {
+    this.total = page.totalRecords;
+    this.prime(page.data);
+  }
+
+  prime(items: Iterable<T>): void {
+    for (const item of items) this.loader.clear(item.id).prime(item.id, item);
+  }
+
+  forget(): void {
+    this.loader.clearAll();
+    this.listing = undefined;
+  }
+
+  private async batch(ids: readonly string[]): Promise<Array<T | null | Error>> {
+    const useList = this.listing !== undefined || (ids.length >= LIST_THRESHOLD && this.fitsOnePage());
+    let listing: Listing<T> | undefined;
+    if (useList) {
+      try {
+        listing = await this.fetchAll();
+      } catch (err) {
+        return ids.map(() => asError(err));
+      }
+    }
+    return Promise.all(
+      ids.map((id) => {
+        const found = listing?.byId.get(id);
+        if (found !== undefined) return found;
+        if (listing?.complete) return null;
+        return this.get(id).catch((err: unknown) => (isNotFound(err) ? null : asError(err)));
+      }),
+    );
+  }
+}
+
 export function createLoaders(clients: { npm: NpmClient; axis: AxisClient }, call: CallContext): Loaders {
   const { npm, axis } = clients;
   const status = memo(() => npm.getStatus(call));
@@ -66,24 +153,30 @@ export function createLoaders(clients: { npm: NpmClient; axis: AxisClient }, cal
     const byId = new Map(list.map((a) => [a.accId, a]));
     return ids.map((id) => byId.get(id) ?? null);
   });
-  const userById = new DataLoader<string, AxisUser | null>(byIdBatch((id) => axis.getUser(id, call)));
-  const groupById = new DataLoader<string, AxisGroup | null>(byIdBatch((id) => axis.getGroup(id, call)));
+  const users = new Collection<AxisUser>(
+    (page) => axis.listUsers(page, call),
+    (id) => axis.getUser(id, call),
+  );
+  const groups = new Collection<AxisGroup>(
+    (page) => axis.listGroups(page, call),
+    (id) => axis.getGroup(id, call),
+  );
 
   return {
     cloudStatus: status.get,
     azureAccounts: accounts.get,
     azureAccountById,
-    userById,
-    groupById,
-    primeUsers(users) {
-      for (const u of users) userById.clear(u.id).prime(u.id, u);
-    },
-    primeGroups(groups) {
-      for (const g of groups) groupById.clear(g.id).prime(g.id, g);
-    },
+    userById: users.loader,
+    groupById: groups.loader,
+    primeUsers: (items) => users.prime(items),
+    primeGroups: (items) => groups.prime(items),
+    primeUserPage: (page) => users.notePage(page),
+    primeGroupPage: (page) => groups.notePage(page),
+    prefetchUsers: () => users.prefetch(),
+    prefetchGroups: () => groups.prefetch(),
     forgetAxis() {
-      userById.clearAll();
-      groupById.clearAll();
+      users.forget();
+      groups.forget();
     },
     forgetNpm() {
       status.forget();

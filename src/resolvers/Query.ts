@@ -12,7 +12,7 @@ export const Query: QueryResolvers = {
 
   users: async (_parent, args, ctx) => {
     const page = await ctx.axis.listUsers(validate(pageArgs, args, ''), ctx.call);
-    ctx.loaders.primeUsers(page.data);
+    ctx.loaders.primeUserPage(page);
     return page;
   },
 
@@ -20,7 +20,7 @@ export const Query: QueryResolvers = {
 
   groups: async (_parent, args, ctx) => {
     const page = await ctx.axis.listGroups(validate(pageArgs, args, ''), ctx.call);
-    ctx.loaders.primeGroups(page.data);
+    ctx.loaders.primeGroupPage(page);
     return page;
   },
 };
