@@ -26,6 +26,17 @@ function fieldsOf(sets: readonly SelectionSetNode[], info: GraphQLResolveInfo) {
  * the next level's fetch now, in parallel with this one.
  */
 export function selectsBeyond(info: GraphQLResolveInfo, child: string, cheap: ReadonlySet<string>): boolean {
+  // graphql-js hands every item of a list the same fieldNodes array: answer once per array.
+  let byChild = memo.get(info.fieldNodes);
+  if (byChild === undefined) memo.set(info.fieldNodes, (byChild = new Map()));
+  let answer = byChild.get(child);
+  if (answer === undefined) byChild.set(child, (answer = compute(info, child, cheap)));
+  return answer;
+}
+
+const memo = new WeakMap<GraphQLResolveInfo['fieldNodes'], Map<string, boolean>>();
+
+function compute(info: GraphQLResolveInfo, child: string, cheap: ReadonlySet<string>): boolean {
   const own = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
   for (const field of fieldsOf(own, info)) {
     if (field.name !== child || field.selectionSet === undefined) continue;
