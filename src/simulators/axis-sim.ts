@@ -45,6 +45,8 @@ export interface AxisSimulatorOptions {
   readonly seedUsers?: number;
   readonly seedGroups?: number;
   readonly log?: boolean;
+  /** Uniform in [0, 1) for fault rules with `probability`; seed it for deterministic tests. Default `Math.random`. */
+  readonly random?: () => number;
 }
 
 export interface AxisSimState {
@@ -851,5 +853,5 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
     },
   };
 
-  return createSimServer(vendor, { log: options.log });
+  return createSimServer(vendor, { log: options.log, random: options.random });
 }

@@ -50,6 +50,8 @@ export interface NpmSimulatorOptions {
   /** How long POST /sync stays in SYNC_INITIALIZING; 0 completes the sync synchronously. */
   readonly syncDurationMs?: number;
   readonly log?: boolean;
+  /** Uniform in [0, 1) for fault rules with `probability`; seed it for deterministic tests. Default `Math.random`. */
+  readonly random?: () => number;
   /** Clock in epoch milliseconds, injectable so tests can age tokens. */
   readonly now?: () => number;
 }
@@ -404,5 +406,5 @@ export function createNpmSimulator(options: NpmSimulatorOptions = {}): NpmSimula
   };
 
   resetData();
-  return createSimServer(vendor, { log: options.log });
+  return createSimServer(vendor, { log: options.log, random: options.random });
 }

@@ -90,6 +90,8 @@ export interface SimVendor<State> {
 export interface SimServerOptions {
   /** One line per request on stdout (method, path, status, ms); never headers or bodies. */
   readonly log?: boolean | undefined;
+  /** Uniform in [0, 1) for probabilistic fault rules; default `Math.random`. */
+  readonly random?: (() => number) | undefined;
 }
 
 export function jsonReply(status: number, value: unknown, headers?: Record<string, string>): SimResponse {
@@ -149,7 +151,7 @@ function baseUrlOf(address: AddressInfo): string {
 export function createSimServer<State>(vendor: SimVendor<State>, options: SimServerOptions = {}): Simulator<State> {
   const log = options.log === true;
   const counter = new RequestCounter(vendor.routeNames);
-  const faults = new FaultInjector(vendor.routeNames, vendor.faultExemptRoutes ?? []);
+  const faults = new FaultInjector(vendor.routeNames, vendor.faultExemptRoutes ?? [], options.random);
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let latencyMs = 0;
@@ -354,9 +356,15 @@ export function createSimServer<State>(vendor: SimVendor<State>, options: SimSer
         send(res, reply, vendor.contentType);
         return 'answered';
       }
-      case 'error':
-        send(res, vendor.errorReply(fault.status, fault.errorId, fault.text), vendor.contentType);
+      case 'error': {
+        const reply = vendor.errorReply(fault.status, fault.errorId, fault.text);
+        send(
+          res,
+          fault.headers === undefined ? reply : { ...reply, headers: { ...reply.headers, ...fault.headers } },
+          vendor.contentType,
+        );
         return 'answered';
+      }
       case 'hang':
         // Nothing is written; stop() destroys the socket.
         return 'answered';

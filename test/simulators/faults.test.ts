@@ -92,6 +92,37 @@ describe('fault injection, counting and the control API', () => {
       expect((await http(axisUrl, 'GET', '/api/v1/groups', { token: RW })).json).toMatchObject({ status: 'Custom' });
     });
 
+    it('error: adds the given headers, e.g. Retry-After on a vendor 503', async () => {
+      npm.addFault({ route: 'status.get', action: { type: 'error', status: 503, headers: { 'Retry-After': '7' } } });
+      axis.addFault({ route: 'users.list', action: { type: 'error', status: 503, headers: { 'Retry-After': '3' } } });
+      const fromNpm = await http(npmUrl, 'GET', `${NPM_API}/status`, { token: 'npm-token' });
+      expect(fromNpm.status).toBe(503);
+      expect(fromNpm.headers['retry-after']).toBe('7');
+      expect(fromNpm.headers['content-type']).toBe('application/json');
+      expect(fromNpm.json).toEqual({ error_id: expect.any(String), error_text: expect.any(String) });
+      const fromAxis = await http(axisUrl, 'GET', '/api/v1/users', { token: RW });
+      expect(fromAxis.status).toBe(503);
+      expect(fromAxis.headers['retry-after']).toBe('3');
+      expect(fromAxis.json).toEqual({ status: 'ServiceUnavailable', details: expect.any(String) });
+    });
+
+    it("probability: the simulator's random source decides which matching requests are affected", async () => {
+      const draws = [0.9, 0.2, 0.6, 0.1];
+      const sim = createAxisSimulator({ seedUsers: 1, seedGroups: 1, random: () => draws.shift() ?? 0.99 });
+      const url = await sim.start();
+      try {
+        sim.addFault({ route: 'users.list', times: 2, probability: 0.5, action: { type: 'error', status: 503 } });
+        const statuses: number[] = [];
+        for (let i = 0; i < 5; i++) statuses.push((await http(url, 'GET', '/api/v1/users', { token: RW })).status);
+        // Draws 0.2 and 0.1 are below 0.5; the rule is used up after those two, so the last request draws nothing.
+        expect(statuses).toEqual([200, 503, 200, 503, 200]);
+        expect(draws).toEqual([]);
+        expect(sim.counts()['users.list']).toBe(5);
+      } finally {
+        await sim.stop();
+      }
+    });
+
     it('delay: waits, then handles the request normally', async () => {
       axis.addFault({ route: 'users.get', action: { type: 'delay', ms: 120 } });
       const started = Date.now();
@@ -277,6 +308,28 @@ describe('fault injection, counting and the control API', () => {
       expect((await http(axisUrl, 'GET', '/api/v1/users/u-0001', { token: RW })).status).toBe(200);
     });
 
+    it('POST /__sim/faults accepts probability and error headers, and /__sim/state lists them', async () => {
+      const rule = {
+        route: 'groups.list',
+        probability: 1,
+        action: { type: 'error', status: 503, headers: { 'Retry-After': '1' } },
+      };
+      expect((await http(axisUrl, 'POST', '/__sim/faults', { json: rule })).status).toBe(204);
+      const res = await http(axisUrl, 'GET', '/api/v1/groups', { token: RW });
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('1');
+      expect((await http(axisUrl, 'GET', '/__sim/state')).json).toMatchObject({ faults: [rule] });
+    });
+
+    it.each([0, -0.5, 1.5, '0.5'])('POST /__sim/faults answers 400 for probability %j', async (probability) => {
+      const res = await http(axisUrl, 'POST', '/__sim/faults', {
+        json: { probability, action: { type: 'hang' } },
+      });
+      expect(res.status).toBe(400);
+      expect(res.json).toEqual({ error: expect.stringContaining('probability') });
+      expect((await http(axisUrl, 'GET', '/__sim/state')).json).toMatchObject({ faults: [] });
+    });
+
     it('POST /__sim/faults answers 400 for an invalid rule or malformed JSON', async () => {
       const unknown = await http(axisUrl, 'POST', '/__sim/faults', {
         json: { route: 'nope', action: { type: 'hang' } },
@@ -428,6 +481,49 @@ describe('FaultInjector and RequestCounter', () => {
     faults.add({ route: 'a', method: 'post', times: 3, action: { type: 'malformed' } });
     faults.take('a', 'POST');
     expect(faults.list()).toEqual([{ route: 'a', method: 'POST', times: 2, action: { type: 'malformed' } }]);
+  });
+
+  it('affects a matching request only when the random draw is below probability', () => {
+    const draws = [0.3, 0.29, 0.5];
+    const faults = new FaultInjector(['a'], [], () => draws.shift() ?? 0);
+    faults.add({ route: 'a', probability: 0.3, action: { type: 'hang' } });
+    expect(faults.take('a', 'GET')).toBeUndefined();
+    expect(faults.take('a', 'GET')).toEqual({ type: 'hang' });
+    expect(faults.take('a', 'GET')).toBeUndefined();
+    expect(faults.size).toBe(1);
+  });
+
+  it('counts only affected requests towards times, and lets spared ones reach later rules', () => {
+    const draws = [0.8, 0.1, 0.8];
+    const faults = new FaultInjector(['a'], [], () => draws.shift() ?? 0);
+    faults.add({ route: 'a', times: 1, probability: 0.5, action: { type: 'reset' } });
+    faults.add({ route: 'a', action: { type: 'malformed' } });
+    expect(faults.list()[0]).toEqual({ route: 'a', times: 1, probability: 0.5, action: { type: 'reset' } });
+    expect(faults.take('a', 'GET')).toEqual({ type: 'malformed' });
+    expect(faults.take('a', 'GET')).toEqual({ type: 'reset' });
+    expect(faults.take('a', 'GET')).toEqual({ type: 'malformed' });
+    expect(draws).toEqual([0.8]);
+  });
+
+  it('does not draw for a rule without probability or a request that does not match', () => {
+    let drawn = 0;
+    const faults = new FaultInjector(['a', 'b'], [], () => {
+      drawn += 1;
+      return 0;
+    });
+    faults.add({ route: 'a', probability: 0.5, action: { type: 'hang' } });
+    faults.add({ route: 'b', action: { type: 'hang' } });
+    faults.take('b', 'GET');
+    expect(drawn).toBe(0);
+  });
+
+  it('rejects a probability outside (0, 1]', () => {
+    const faults = new FaultInjector(['a']);
+    for (const probability of [0, -1, 1.01, Number.NaN]) {
+      expect(() => faults.add({ route: 'a', probability, action: { type: 'hang' } })).toThrow(/probability/);
+    }
+    faults.add({ route: 'a', probability: 1, action: { type: 'hang' } });
+    expect(faults.take('a', 'GET')).toEqual({ type: 'hang' });
   });
 
   it('counts per route and in total', () => {
