@@ -20,6 +20,12 @@ export type ErrorCode =
   | 'GRAPHQL_PARSE_FAILED'
   | 'GRAPHQL_VALIDATION_FAILED'
   | 'BAD_REQUEST'
+  /** Yoga's: several operations and no (or an unknown) operationName. */
+  | 'OPERATION_RESOLUTION_FAILURE'
+  /** Yoga's: the body is larger than MAX_REQUEST_BODY_BYTES (413). */
+  | 'REQUEST_ENTITY_TOO_LARGE'
+  /** The request's Content-Type is not application/json (415). */
+  | 'UNSUPPORTED_MEDIA_TYPE'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'RATE_LIMITED'

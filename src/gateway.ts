@@ -20,6 +20,7 @@ import { useErrorCodes } from './plugins/use-error-codes.js';
 import { useIdempotency } from './plugins/use-idempotency.js';
 import { useOperationLog } from './plugins/use-operation-log.js';
 import { useReadiness } from './plugins/use-readiness.js';
+import { useRequestGuard } from './plugins/use-request-guard.js';
 import { useRequestId } from './plugins/use-request-id.js';
 import { resolvers } from './resolvers/index.js';
 import { MemoryIdempotencyStore } from './stores/idempotency.js';
@@ -154,6 +155,7 @@ export function createGateway({
     healthCheckEndpoint: '/health',
     landingPage: false,
     batching: false,
+    multipart: false,
     maxRequestBodySize: config.maxRequestBodyBytes,
     // Yoga reflects any Origin by default; only the allowlist gets CORS headers.
     cors: config.corsOrigins.length
@@ -192,6 +194,7 @@ export function createGateway({
     plugins: [
       useRequestId(requestIds),
       useReadiness({ npm: upstreams.npm, axis: upstreams.axis, logger, draining }),
+      useRequestGuard('/graphql'),
       useErrorCodes(),
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization', 'x-request-id'] }),
       EnvelopArmorPlugin({

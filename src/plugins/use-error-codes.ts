@@ -59,7 +59,18 @@ export function useErrorCodes(): Plugin {
     },
     onParse() {
       return ({ result, replaceParseResult }) => {
-        if (result instanceof Error) replaceParseResult(withCode(result, 'GRAPHQL_PARSE_FAILED'));
+        if (!(result instanceof Error)) return;
+        // graphql-js parses recursively: ~2000 nested list literals overflow the stack before
+        // the token limit is reached. That is the caller's document, not our fault.
+        if (result instanceof RangeError) {
+          replaceParseResult(
+            new GraphQLError('Syntax Error: the document is nested too deeply.', {
+              extensions: { code: 'GRAPHQL_PARSE_FAILED' },
+            }),
+          );
+          return;
+        }
+        replaceParseResult(withCode(result, 'GRAPHQL_PARSE_FAILED'));
       };
     },
     onValidate() {
@@ -73,7 +84,11 @@ export function useErrorCodes(): Plugin {
           if (!('errors' in result) || !result.errors?.length) return;
           // Variable coercion fails before any resolver runs: no data, no path.
           if (result.data !== undefined && result.data !== null) return;
-          if (!result.errors.every((e) => e.path === undefined && e.message.startsWith('Variable "$'))) return;
+          // Past 50 problems graphql-js adds one "Too many errors processing variables" error.
+          const isVariableError = (e: GraphQLError) =>
+            e.path === undefined &&
+            (e.message.startsWith('Variable "$') || e.message.startsWith('Too many errors processing variables'));
+          if (!result.errors.every(isVariableError)) return;
           setResult({ ...result, errors: result.errors.map((e) => withCode(e, 'BAD_USER_INPUT') as GraphQLError) });
         },
       };

@@ -16,7 +16,9 @@ export const idSchema = z
   .min(1, 'must not be empty')
   .max(256, 'must be at most 256 characters')
   .refine((v) => v !== '.' && v !== '..', 'is not a valid id')
-  .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters');
+  .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters')
+  // A lone surrogate survives JSON and graphql-js but cannot be put in a URL.
+  .refine((v) => v.isWellFormed(), 'must be valid Unicode (no lone surrogates)');
 
 const text = (max = 256) =>
   z

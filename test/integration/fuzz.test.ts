@@ -77,6 +77,10 @@ const ALLOWED_ERROR_CODES: ReadonlySet<string> = new Set(
     RATE_LIMITED: true,
     IDEMPOTENCY_KEY_REUSED: true,
     PERSISTED_QUERY_NOT_FOUND: true,
+    BAD_REQUEST: true,
+    OPERATION_RESOLUTION_FAILURE: true,
+    REQUEST_ENTITY_TOO_LARGE: true,
+    UNSUPPORTED_MEDIA_TYPE: true,
   } satisfies Record<
     | Exclude<ErrorCode, 'INTERNAL_SERVER_ERROR'>
     | 'UNAUTHENTICATED'

@@ -81,16 +81,29 @@ describe('operation limits (graphql-armor), before any upstream call', () => {
     expect(res.json()).toMatchObject({ errors: [{ extensions: { code: 'BAD_REQUEST' } }] });
   });
 
-  it('CSRF: a GET or a form-like POST without a non-simple header is refused', async () => {
+  it('CSRF: a GET without a non-simple header, and any form-like POST, are refused', async () => {
     const get = await raw(`${stack.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, { method: 'GET' });
     expect(get.status).toBe(403);
     expect(get.json()).toMatchObject({ errors: [{ extensions: { code: 'BAD_REQUEST' } }] });
-    const form = await raw(`${stack.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/plain' },
-      body: JSON.stringify({ query: '{ __typename }' }),
+    // Form-like bodies (what a cross-site form can send without a preflight) are refused
+    // whatever headers they carry: only JSON bodies are served.
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const form = await raw(`${stack.url}/graphql`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': type },
+        body: type.startsWith('application/x-www')
+          ? 'query=mutation%7BcommitAxisChanges%7D'
+          : '{"query":"{ __typename }"}',
+      });
+      expect(form.status).toBe(415);
+      expect(form.json()).toMatchObject({ errors: [{ extensions: { code: 'UNSUPPORTED_MEDIA_TYPE' } }] });
+    }
+    const badVariables = await raw(`${stack.url}/graphql?query=${encodeURIComponent('{ __typename }')}&variables=%7B`, {
+      method: 'GET',
+      headers: auth,
     });
-    expect(form.status).toBe(403);
+    expect(badVariables.status).toBe(400);
+    expect(badVariables.json()).toMatchObject({ errors: [{ extensions: { code: 'BAD_REQUEST' } }] });
     // A GET carrying the credential is preflighted by browsers, so it is fine.
     const authed = await raw(`${stack.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, {
       method: 'GET',
