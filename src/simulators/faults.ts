@@ -16,7 +16,7 @@ export type FaultAction =
    * Answer `status` with the vendor's error body: NPM `{error_id, error_text}`;
    * Axis `{status: <.NET HttpStatusCode name, or errorId>, details: text}`.
    */
-  | { type: 'error'; status: number; errorId?: string; text?: string }
+  | { type: 'error'; status: number; errorId?: string; text?: string; headers?: Record<string, string> }
   /** Wait `ms`, then handle the request normally. */
   | { type: 'delay'; ms: number }
   /** Never answer; the socket is destroyed by `stop()`. */
@@ -35,6 +35,12 @@ export interface FaultRule {
   method?: string;
   /** How many matching requests the rule affects; absent = unlimited. */
   times?: number;
+  /**
+   * Chance (0 < p <= 1) that a matching request is affected; absent = every one. A request
+   * the dice spare is not affected by this rule (later rules may still match it), and
+   * `times` counts only affected requests.
+   */
+  probability?: number;
   action: FaultAction;
 }
 
@@ -52,6 +58,7 @@ const faultActionSchema = z.discriminatedUnion('type', [
     status: httpStatus,
     errorId: z.string().min(1).optional(),
     text: z.string().optional(),
+    headers: z.record(z.string(), z.string()).optional(),
   }),
   z.object({ type: z.literal('delay'), ms: z.number().int().min(0).max(600_000) }),
   z.object({ type: z.literal('hang') }),
@@ -64,6 +71,7 @@ export const faultRuleSchema = z.object({
   route: z.string().min(1).optional(),
   method: z.string().min(1).optional(),
   times: z.number().int().positive().optional(),
+  probability: z.number().gt(0).lte(1).optional(),
   action: faultActionSchema,
 });
 
@@ -81,6 +89,7 @@ interface ActiveRule {
   readonly route: string | undefined;
   readonly method: string | undefined;
   remaining: number;
+  readonly probability: number | undefined;
   readonly action: FaultAction;
 }
 
@@ -91,15 +100,22 @@ interface ActiveRule {
 export class FaultInjector {
   readonly #routeNames: ReadonlySet<string>;
   readonly #exempt: ReadonlySet<string>;
+  readonly #random: () => number;
   #rules: ActiveRule[] = [];
 
   /**
    * @param routeNames every API route name of the simulator (unknown names are rejected so a typo cannot silently disable a test)
    * @param exemptFromWildcard routes hit only by rules that name them (the NPM login route)
+   * @param random source in [0, 1) for `probability` rules; injectable so tests can be deterministic
    */
-  constructor(routeNames: Iterable<string>, exemptFromWildcard: Iterable<string> = []) {
+  constructor(
+    routeNames: Iterable<string>,
+    exemptFromWildcard: Iterable<string> = [],
+    random: () => number = Math.random,
+  ) {
     this.#routeNames = new Set(routeNames);
     this.#exempt = new Set(exemptFromWildcard);
+    this.#random = random;
   }
 
   /** Validates and appends a rule; throws an `Error` describing the problem. */
@@ -115,6 +131,7 @@ export class FaultInjector {
       route,
       method: rule.method?.toUpperCase(),
       remaining: rule.times ?? Number.POSITIVE_INFINITY,
+      probability: rule.probability,
       action: rule.action as FaultAction,
     });
   }
@@ -136,6 +153,7 @@ export class FaultInjector {
       if (rule === undefined) continue;
       if (rule.route === undefined ? this.#exempt.has(route) : rule.route !== route) continue;
       if (rule.method !== undefined && rule.method !== method) continue;
+      if (rule.probability !== undefined && this.#random() >= rule.probability) continue;
       rule.remaining -= 1;
       if (rule.remaining <= 0) rules.splice(i, 1);
       return rule.action;
@@ -149,6 +167,7 @@ export class FaultInjector {
       route: r.route ?? '*',
       ...(r.method === undefined ? {} : { method: r.method }),
       ...(Number.isFinite(r.remaining) ? { times: r.remaining } : {}),
+      ...(r.probability === undefined ? {} : { probability: r.probability }),
       action: r.action,
     }));
   }

@@ -354,9 +354,15 @@ export function createSimServer<State>(vendor: SimVendor<State>, options: SimSer
         send(res, reply, vendor.contentType);
         return 'answered';
       }
-      case 'error':
-        send(res, vendor.errorReply(fault.status, fault.errorId, fault.text), vendor.contentType);
+      case 'error': {
+        const reply = vendor.errorReply(fault.status, fault.errorId, fault.text);
+        send(
+          res,
+          fault.headers === undefined ? reply : { ...reply, headers: { ...reply.headers, ...fault.headers } },
+          vendor.contentType,
+        );
         return 'answered';
+      }
       case 'hang':
         // Nothing is written; stop() destroys the socket.
         return 'answered';
