@@ -543,6 +543,43 @@ describe('circuit breaker', () => {
   });
 });
 
+describe('concurrency cap', () => {
+  it('a call beyond UPSTREAM_MAX_CONCURRENCY + UPSTREAM_MAX_QUEUE is UPSTREAM_UNAVAILABLE with no traffic, and its key is not kept', async () => {
+    const s = await warmStack({ env: { UPSTREAM_MAX_CONCURRENCY: '1', UPSTREAM_MAX_QUEUE: '0' } });
+    try {
+      // One slow read holds Axis's only slot.
+      s.axisSim.addFault({ route: 'users.list', times: 1, action: { type: 'delay', ms: 400 } });
+      const slow = s.gql('{ users(pageSize: 1) { totalRecords } }');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const key = { 'Idempotency-Key': 'queue-full-create' };
+      const refused = await s.gql(CREATE_USER, { input: NEW_USER }, key);
+      expect(refused.status).toBeLessThan(500);
+      expect(codes(refused)).toEqual(['UPSTREAM_UNAVAILABLE']);
+      expect(refused.body.errors?.[0]?.message).toMatch(/overloaded/);
+      expect(s.calls()['axis:users.create']).toBeUndefined();
+      expect((await slow).body.errors).toBeUndefined();
+      report.push({
+        fault: 'queue full (UPSTREAM_MAX_CONCURRENCY=1, UPSTREAM_MAX_QUEUE=0)',
+        operation: 'createUser while a slow read holds the slot',
+        code: 'UPSTREAM_UNAVAILABLE',
+        calls: describeCalls(routeCalls(s)),
+        writes: String(WRITES.createUser(s)),
+      });
+
+      // Nothing reached Axis, so the same key runs the write for real now.
+      s.resetCounts();
+      const rerun = await s.gql(CREATE_USER, { input: NEW_USER }, key);
+      expect(rerun.headers['idempotent-replayed']).toBeUndefined();
+      expect(rerun.body.errors).toBeUndefined();
+      expect(routeCalls(s)).toEqual({ 'axis:users.create': 1, 'axis:commit': 1 });
+      expect(WRITES.createUser(s)).toBe(1);
+      await expectHealthy(s);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('Retry-After and the whole-request deadline', () => {
   it.each([
     ['30 (seconds)', (): string => '30', 30],
