@@ -224,8 +224,10 @@ export class UpstreamHttp {
       keepAliveTimeout: 4_000,
       keepAliveMaxTimeout: 30_000,
       connectTimeout: r.connectTimeoutMs,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
+      // The attempt's own AbortSignal timer is the exact deadline. undici's header and body
+      // timers tick coarsely (they can fire ~0.5 s early), so they only back it up.
+      headersTimeout: options.timeoutMs + 1_000,
+      bodyTimeout: options.timeoutMs + 1_000,
       connect: options.tls
         ? { rejectUnauthorized: options.tls.rejectUnauthorized, ...(options.tls.ca ? { ca: options.tls.ca } : {}) }
         : undefined,

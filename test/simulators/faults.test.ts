@@ -180,6 +180,17 @@ describe('fault injection, counting and the control API', () => {
       expect((await http(axisUrl, 'GET', '/api/v1/users/u-0001', { token: RW })).json).toEqual({ unexpected: true });
     });
 
+    it('error: optional headers go out with the vendor error body', async () => {
+      npm.addFault({
+        route: 'status.get',
+        action: { type: 'error', status: 503, headers: { 'Retry-After': '1' } },
+      });
+      const res = await http(npmUrl, 'GET', `${NPM_API}/status`, { token: 'npm-token' });
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.json).toEqual({ error_id: expect.any(String), error_text: expect.any(String) });
+    });
+
     it('faults apply before auth: an outage looks the same to every caller', async () => {
       axis.addFault({ action: { type: 'error', status: 503 } });
       expect((await http(axisUrl, 'GET', '/api/v1/users')).status).toBe(503);
@@ -474,6 +485,35 @@ describe('FaultInjector and RequestCounter', () => {
     expect(faults.take('a', 'GET')).toEqual({ type: 'hang' });
     expect(faults.take('a', 'GET')).toBeUndefined();
     expect(faults.size).toBe(0);
+  });
+
+  it('probability: a matching request is affected when the random draw is below it; times counts only those', () => {
+    const draws = [0.9, 0.1, 0.5, 0.2, 0.0];
+    const faults = new FaultInjector(['a'], [], () => draws.shift() ?? 1);
+    faults.add({ route: 'a', times: 2, probability: 0.25, action: { type: 'reset' } });
+    const taken = Array.from({ length: 5 }, () => faults.take('a', 'GET')?.type);
+    // 0.9 and 0.5 spare the request; 0.1 and 0.2 consume both uses; the rule is gone for 0.0.
+    expect(taken).toEqual([undefined, 'reset', undefined, 'reset', undefined]);
+    expect(faults.size).toBe(0);
+  });
+
+  it('probability: a spared request falls through to the next matching rule', () => {
+    const faults = new FaultInjector(['a'], [], () => 0.5);
+    faults.add({ route: 'a', probability: 0.1, action: { type: 'reset' } });
+    faults.add({ route: 'a', probability: 0.6, action: { type: 'malformed' } });
+    expect(faults.take('a', 'GET')).toEqual({ type: 'malformed' });
+    expect(faults.list()).toEqual([
+      { route: 'a', probability: 0.1, action: { type: 'reset' } },
+      { route: 'a', probability: 0.6, action: { type: 'malformed' } },
+    ]);
+  });
+
+  it('probability must be above 0 and at most 1', () => {
+    const faults = new FaultInjector(['a']);
+    expect(() => faults.add({ probability: 0, action: { type: 'hang' } })).toThrow(/probability/);
+    expect(() => faults.add({ probability: 1.5, action: { type: 'hang' } })).toThrow(/probability/);
+    faults.add({ probability: 1, action: { type: 'hang' } });
+    expect(faults.take('a', 'GET')).toEqual({ type: 'hang' });
   });
 
   it('lists active rules with their remaining uses', () => {
