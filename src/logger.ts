@@ -33,6 +33,17 @@ export const REDACT_PATHS = [
   '*.apiToken',
   'variables',
   '*.variables',
+  // Client credentials: API keys, JWTs and the JWT secret (only ever in config and headers).
+  'apiKey',
+  '*.apiKey',
+  'apiKeys',
+  '*.apiKeys',
+  'jwt',
+  '*.jwt',
+  'secret',
+  '*.secret',
+  'headers.cookie',
+  'req.headers.cookie',
 ];
 
 export function createLogger(level: LevelWithSilent, destination?: DestinationStream): Logger {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ADMIN_KEY, AXIS_RW_TOKEN, NPM_PASSWORD, startStack } from '../helpers/stack.js';
+import { SignJWT } from 'jose';
+import { ADMIN_KEY, AXIS_RW_TOKEN, NPM_PASSWORD, VIEWER_KEY, startStack } from '../helpers/stack.js';
 import type { Stack } from '../helpers/stack.js';
 
 const APP_PASSWORD = 'azure-app-password-Zq81';
@@ -70,6 +71,42 @@ describe('secrets are write-only', () => {
       const bodies = await exerciseEverySecret(stack);
       expectNowhere(
         [STATIC_NPM_TOKEN, APP_PASSWORD, 'ssh-key-body-Kx55', CALLER_CREDENTIAL, AXIS_RW_TOKEN],
+        [...bodies, ...stack.logs],
+      );
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('never appear when the caller uses a JWT, nor do the JWT secret, rejected keys or idempotency keys', async () => {
+    const jwtSecret = 'jwt-signing-secret-under-test-Hh31-0123456789';
+    const stack = await startStack({ env: { AUTH_JWT_SECRET: jwtSecret, RATE_LIMIT_RPS: '1000' } });
+    try {
+      const token = await new SignJWT({ sub: 'secret-tester', roles: ['admin'] })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime('5m')
+        .sign(new TextEncoder().encode(jwtSecret));
+      const expired = await new SignJWT({ sub: 'secret-tester', roles: ['admin'] })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+        .sign(new TextEncoder().encode(jwtSecret));
+      const wrongKey = 'wrong-client-key-Tq52-0123456789abcdef';
+      const bodies: string[] = [];
+      const run = async (headers: Record<string, string>, query: string, variables?: Record<string, unknown>) =>
+        bodies.push(JSON.stringify(await stack.gql(query, variables, headers)));
+      const jwt = { authorization: `Bearer ${token}` };
+      await run(jwt, '{ azureStatus { state } users(pageSize: 2) { nodes { id } } }');
+      await run(
+        { ...jwt, 'idempotency-key': 'idem-key-Vb77' },
+        'mutation($a: [AzureAccountInput!]!) { upsertAzureAccounts(accounts: $a) { accId } }',
+        { a: [{ accId: 'jwt-acc', tenantId: 't', subscriptionId: 's', appId: 'a', appPassword: APP_PASSWORD }] },
+      );
+      await run({ authorization: `Bearer ${expired}` }, '{ azureStatus { state } }');
+      await run({ authorization: `Bearer ${wrongKey}` }, '{ azureStatus { state } }');
+      await run({ authorization: `Bearer ${VIEWER_KEY}` }, 'mutation { commitAxisChanges }');
+      expect(stack.logs.join('')).toContain('"audit":true');
+      expectNowhere(
+        [token, expired, jwtSecret, wrongKey, VIEWER_KEY, APP_PASSWORD, NPM_PASSWORD, AXIS_RW_TOKEN, 'idem-key-Vb77'],
         [...bodies, ...stack.logs],
       );
     } finally {
