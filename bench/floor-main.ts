@@ -1,6 +1,7 @@
 /**
- * Runs the floor as its own process (bench/run.ts starts it with `node --import tsx`; the
- * TypeScript is transpiled once, while modules load, never per request). Environment, with
+ * Runs the floor as its own process. bench/run.ts transpiles this file and floor.ts to
+ * JavaScript once and starts it on bare `node`, as the gateway's build runs; by hand,
+ * `node --import tsx bench/floor-main.ts` works too. Environment, with
  * the gateway's names where they mean the same: PORT, HOST, NPM_BASE_URL, NPM_USERNAME,
  * NPM_PASSWORD, AXIS_BASE_URL, AXIS_API_TOKEN, AXIS_API_PREFIX, FLOOR_API_KEY.
  */
