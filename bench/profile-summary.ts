@@ -41,6 +41,8 @@ export function groupOf(frame: CallFrame): string {
     return '(native builtins)';
   }
   if (url.startsWith('node:')) return 'node core';
+  // bench/run.ts transpiles the floor into node_modules/.cache (see buildFloor).
+  if (url.includes('/node_modules/.cache/')) return 'project bench/ (floor)';
   const marker = '/node_modules/';
   const at = url.lastIndexOf(marker);
   if (at !== -1) {
