@@ -27,6 +27,8 @@ export interface LoadResult {
   /** From the start to the last response. */
   durationSec: number;
   rps: number;
+  /** Rate over the second half of a timed run: a warm-up's estimate of the warm rate. */
+  tailRps: number;
   /** Latency of 2xx responses, ms. */
   p50: number;
   p99: number;
@@ -54,6 +56,8 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
   // window is timed here instead, from the start to the last response.
   const started = performance.now();
   let lastResponse = started;
+  const halfway = started + ((options.durationSec ?? 0) * 1000) / 2;
+  let afterHalfway = 0;
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
@@ -90,6 +94,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
           sent: result.requests.sent,
           durationSec,
           rps: durationSec > 0 ? requests / durationSec : 0,
+          tailRps: lastResponse > halfway ? (afterHalfway * 1000) / (lastResponse - halfway) : 0,
           p50: percentileOfSorted(sorted, 50),
           p99: percentileOfSorted(sorted, 99),
           non2xx: result.non2xx,
@@ -103,6 +108,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
     current = instance;
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       lastResponse = performance.now();
+      if (lastResponse >= halfway) afterHalfway += 1;
       if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
     });
   });

@@ -301,7 +301,7 @@ async function quiesce(bench: Bench, maxMs = 60_000): Promise<void> {
 
 /**
  * Probe, warm up (timed), let the server finish what the warm-up cut off, then measure a
- * window of exactly as many requests as the warm-up's rate gives in `durationSec`. A counted
+ * window of exactly as many requests as the warm-up's late rate gives in `durationSec`. A counted
  * window cuts nothing off, so every request in it is answered within it: CPU and upstream
  * calls divide by the requests answered with no edge error.
  */
@@ -317,7 +317,8 @@ async function measure(bench: Bench, spec: RunSpec): Promise<RunResult> {
   const probeError = await probe(server.url, spec.scenario);
   const warm = await runLoad({ ...load, durationSec: spec.warmupSec });
   await quiesce(bench);
-  const amount = Math.max(spec.connections, Math.round(warm.rps * spec.durationSec));
+  // The second half of the warm-up: the first seconds of a cold process are far slower.
+  const amount = Math.max(spec.connections, Math.round(Math.max(warm.tailRps, warm.rps) * spec.durationSec));
 
   const pid = server.child.pid;
   let peak = rssMb(pid);
