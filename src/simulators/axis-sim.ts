@@ -277,6 +277,8 @@ function sortedRemove(ids: string[], id: string): void {
   if (ids[lo] === id) ids.splice(lo, 1);
 }
 
+const MAX_CACHED_PAGES = 256;
+
 class Directory {
   readonly users = new Map<string, UserRecord>();
   readonly groups = new Map<string, GroupRecord>();
@@ -291,6 +293,8 @@ class Directory {
   readonly usersOfGroup = new Map<string, Set<string>>();
   readonly #userJson = new Map<string, string>();
   readonly #groupJson = new Map<string, string>();
+  /** Whole list responses, encoded once: a page embeds entities and the id order, so any change drops them all. */
+  readonly #pages = new Map<string, Buffer>();
 
   static fromSeed(userCount: number, groupCount: number): Directory {
     const dir = new Directory();
@@ -309,6 +313,7 @@ class Directory {
     this.userIdByName.set(user.userName.toLowerCase(), user.id);
     this.groupsOfUser.set(user.id, new Set());
     sortedInsert(this.userIds, user.id);
+    this.#pages.clear();
   }
 
   addGroup(group: GroupRecord): void {
@@ -316,6 +321,7 @@ class Directory {
     this.groupIdByName.set(group.name.toLowerCase(), group.id);
     this.usersOfGroup.set(group.id, new Set());
     sortedInsert(this.groupIds, group.id);
+    this.#pages.clear();
   }
 
   renameUser(user: UserRecord, userName: string): void {
@@ -324,7 +330,7 @@ class Directory {
     user.userName = userName;
     this.userIdByName.set(userName.toLowerCase(), user.id);
     // `group.users[].value` shows the userName.
-    for (const gid of this.groupsOfUser.get(user.id) ?? []) this.#groupJson.delete(gid);
+    for (const gid of this.groupsOfUser.get(user.id) ?? []) this.#forgetGroup(gid);
   }
 
   renameGroup(group: GroupRecord, name: string): void {
@@ -333,7 +339,7 @@ class Directory {
     group.name = name;
     this.groupIdByName.set(name.toLowerCase(), group.id);
     // `user.groups[].value` shows the group name.
-    for (const uid of this.usersOfGroup.get(group.id) ?? []) this.#userJson.delete(uid);
+    for (const uid of this.usersOfGroup.get(group.id) ?? []) this.#forgetUser(uid);
   }
 
   setGroupsOfUser(userId: string, groupIds: Iterable<string>): void {
@@ -341,7 +347,7 @@ class Directory {
     const next = new Set(groupIds);
     for (const gid of current) if (!next.has(gid)) this.#unlink(userId, gid);
     for (const gid of next) if (!current.has(gid)) this.#link(userId, gid);
-    this.#userJson.delete(userId);
+    this.#forgetUser(userId);
   }
 
   setUsersOfGroup(groupId: string, userIds: Iterable<string>): void {
@@ -349,7 +355,7 @@ class Directory {
     const next = new Set(userIds);
     for (const uid of current) if (!next.has(uid)) this.#unlink(uid, groupId);
     for (const uid of next) if (!current.has(uid)) this.#link(uid, groupId);
-    this.#groupJson.delete(groupId);
+    this.#forgetGroup(groupId);
   }
 
   #link(userId: string, groupId: string): void {
@@ -359,15 +365,15 @@ class Directory {
     let users = this.usersOfGroup.get(groupId);
     if (users === undefined) this.usersOfGroup.set(groupId, (users = new Set()));
     users.add(userId);
-    this.#userJson.delete(userId);
-    this.#groupJson.delete(groupId);
+    this.#forgetUser(userId);
+    this.#forgetGroup(groupId);
   }
 
   #unlink(userId: string, groupId: string): void {
     this.groupsOfUser.get(userId)?.delete(groupId);
     this.usersOfGroup.get(groupId)?.delete(userId);
-    this.#userJson.delete(userId);
-    this.#groupJson.delete(groupId);
+    this.#forgetUser(userId);
+    this.#forgetGroup(groupId);
   }
 
   deleteUser(userId: string): void {
@@ -377,7 +383,7 @@ class Directory {
     this.users.delete(userId);
     this.userIdByName.delete(user.userName.toLowerCase());
     this.groupsOfUser.delete(userId);
-    this.#userJson.delete(userId);
+    this.#forgetUser(userId);
     sortedRemove(this.userIds, userId);
   }
 
@@ -388,17 +394,39 @@ class Directory {
     this.groups.delete(groupId);
     this.groupIdByName.delete(group.name.toLowerCase());
     this.usersOfGroup.delete(groupId);
-    this.#groupJson.delete(groupId);
+    this.#forgetGroup(groupId);
     sortedRemove(this.groupIds, groupId);
+  }
+
+  #forgetUser(userId: string): void {
+    this.#userJson.delete(userId);
+    this.#pages.clear();
+  }
+
+  #forgetGroup(groupId: string): void {
+    this.#groupJson.delete(groupId);
+    this.#pages.clear();
+  }
+
+  /** The cached encoding of a list response, built on first use after a change. */
+  page(key: string, build: () => string): Buffer {
+    let body = this.#pages.get(key);
+    if (body === undefined) {
+      // Bounded: a client walking many page sizes must not grow the cache without end.
+      if (this.#pages.size >= MAX_CACHED_PAGES) this.#pages.clear();
+      body = Buffer.from(build(), 'utf8');
+      this.#pages.set(key, body);
+    }
+    return body;
   }
 
   /** Call after changing a user's own fields. */
   touchUser(userId: string): void {
-    this.#userJson.delete(userId);
+    this.#forgetUser(userId);
   }
 
   touchGroup(groupId: string): void {
-    this.#groupJson.delete(groupId);
+    this.#forgetGroup(groupId);
   }
 
   userJson(userId: string): string {
@@ -528,32 +556,42 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
    * (previousPage also null past the last page). Page URLs are absolute,
    * built from the Host header and the request path as sent.
    */
-  function listPage(req: SimRequest, ids: readonly string[], jsonOf: (id: string) => string): SimResponse {
+  function listPage(
+    req: SimRequest,
+    kind: 'users' | 'groups',
+    ids: readonly string[],
+    jsonOf: (id: string) => string,
+  ): SimResponse {
     const paging = parsePaging(req.query);
     if ('status' in paging) return paging;
     const { pageNumber, pageSize } = paging;
-    const totalRecords = ids.length;
-    const totalPages = Math.max(1, Math.ceil(totalRecords / pageSize));
-    const origin = `http://${req.headers.host ?? 'localhost'}`;
-    const pageUrl = (n: number): string => `${origin}${req.pathname}?pageNumber=${n}&pageSize=${pageSize}`;
-    const head = JSON.stringify({
-      pageNumber,
-      pageSize,
-      firstPage: pageUrl(1),
-      lastPage: pageUrl(totalPages),
-      totalPages,
-      totalRecords,
-      nextPage: pageNumber < totalPages ? pageUrl(pageNumber + 1) : null,
-      previousPage: pageNumber > 1 && pageNumber <= totalPages ? pageUrl(pageNumber - 1) : null,
+    // The page URLs echo the Host header and the path as sent, so both are part of the key.
+    const key = `${kind} ${pageNumber} ${pageSize} ${req.headers.host ?? ''} ${req.pathname}`;
+    const body = dir.page(key, () => {
+      const totalRecords = ids.length;
+      const totalPages = Math.max(1, Math.ceil(totalRecords / pageSize));
+      const origin = `http://${req.headers.host ?? 'localhost'}`;
+      const pageUrl = (n: number): string => `${origin}${req.pathname}?pageNumber=${n}&pageSize=${pageSize}`;
+      const head = JSON.stringify({
+        pageNumber,
+        pageSize,
+        firstPage: pageUrl(1),
+        lastPage: pageUrl(totalPages),
+        totalPages,
+        totalRecords,
+        nextPage: pageNumber < totalPages ? pageUrl(pageNumber + 1) : null,
+        previousPage: pageNumber > 1 && pageNumber <= totalPages ? pageUrl(pageNumber - 1) : null,
+      });
+      const start = (pageNumber - 1) * pageSize;
+      const rows: string[] = [];
+      for (let i = start; i < start + pageSize && i < totalRecords; i++) {
+        const id = ids[i];
+        if (id !== undefined) rows.push(jsonOf(id));
+      }
+      // Splice pre-serialised rows into the envelope instead of re-serialising them.
+      return `${head.slice(0, -1)},"data":[${rows.join(',')}]}`;
     });
-    const start = (pageNumber - 1) * pageSize;
-    const rows: string[] = [];
-    for (let i = start; i < start + pageSize && i < totalRecords; i++) {
-      const id = ids[i];
-      if (id !== undefined) rows.push(jsonOf(id));
-    }
-    // Splice pre-serialised rows into the envelope instead of re-serialising them.
-    return { status: 200, body: `${head.slice(0, -1)},"data":[${rows.join(',')}]}` };
+    return { status: 200, body };
   }
 
   function missingRefs(
@@ -566,7 +604,7 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
 
   // ---- users ---------------------------------------------------------------
 
-  const listUsers = guarded(false, (req) => listPage(req, dir.userIds, (id) => dir.userJson(id)));
+  const listUsers = guarded(false, (req) => listPage(req, 'users', dir.userIds, (id) => dir.userJson(id)));
 
   const getUser = guarded(false, (_req, [id]) => {
     if (id === undefined || !dir.users.has(id)) return axisError(404, undefined, 'User not found');
@@ -650,7 +688,7 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
 
   // ---- groups --------------------------------------------------------------
 
-  const listGroups = guarded(false, (req) => listPage(req, dir.groupIds, (id) => dir.groupJson(id)));
+  const listGroups = guarded(false, (req) => listPage(req, 'groups', dir.groupIds, (id) => dir.groupJson(id)));
 
   const getGroup = guarded(false, (_req, [id]) => {
     if (id === undefined || !dir.groups.has(id)) return axisError(404, undefined, 'Group not found');

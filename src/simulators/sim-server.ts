@@ -50,8 +50,8 @@ export interface SimRequest {
 
 export interface SimResponse {
   readonly status: number;
-  /** Serialised body; absent = no body. */
-  readonly body?: string;
+  /** Serialised body (a Buffer when the vendor caches its encoding); absent = no body. */
+  readonly body?: string | Buffer;
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -125,7 +125,17 @@ class BodyTooLargeError extends Error {
   }
 }
 
+const EMPTY_BODY = Buffer.alloc(0);
+
+/** A request that announces no body (no Content-Length > 0, no Transfer-Encoding) has none to wait for. */
+function hasNoBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined;
+}
+
 function readBody(req: IncomingMessage): Promise<Buffer> {
+  // Most API calls are GETs: skip the stream round trip (node:http dumps the empty stream itself).
+  if (hasNoBody(req)) return Promise.resolve(EMPTY_BODY);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

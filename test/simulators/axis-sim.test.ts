@@ -619,6 +619,62 @@ describe('Axis simulator', () => {
     });
   });
 
+  describe('cached list pages', () => {
+    /** The whole directory through the lists, checked against single reads and the state. */
+    async function expectListsCurrent(): Promise<void> {
+      const users = (await http(base, 'GET', `${P}/users?pageSize=1000`, { token: RW })).json as Page<UserJson>;
+      const groups = (await http(base, 'GET', `${P}/groups?pageSize=1000`, { token: RW })).json as Page<GroupJson>;
+      const state = sim.state();
+      expect(users.data.map((u) => u.id)).toEqual(state.users.map((u) => u.id));
+      expect(users.totalRecords).toBe(state.users.length);
+      expect(groups.data.map((g) => g.id)).toEqual(state.groups.map((g) => g.id));
+      for (const user of users.data) {
+        expect((await http(base, 'GET', `${P}/users/${user.id}`, { token: RW })).json).toEqual(user);
+      }
+      for (const group of groups.data) {
+        expect((await http(base, 'GET', `${P}/groups/${group.id}`, { token: RW })).json).toEqual(group);
+      }
+    }
+
+    it('are never stale: every kind of write shows in the next list', async () => {
+      await expectListsCurrent();
+      const state = sim.state();
+      const u2 = state.users.find((u) => u.id === 'u-0002')!;
+      const keepGroups = u2.groupIds.map((id) => ({ id }));
+      const keepUsers = (state.groups.find((g) => g.id === 'g-006')?.userIds ?? []).map((id) => ({ id }));
+      const writes: [string, string, unknown][] = [
+        // Own fields only, memberships as they were.
+        ['PUT', `${P}/users/u-0002`, { ...newUser, userName: u2.userName, groups: keepGroups }],
+        ['PUT', `${P}/users/u-0002`, { ...newUser, userName: 'renamed.user', groups: keepGroups }],
+        ['PUT', `${P}/groups/g-006`, { name: 'Marketing', description: 'now described', users: keepUsers }],
+        ['PUT', `${P}/groups/g-006`, { name: 'Renamed Group', description: null, users: keepUsers }],
+        // Memberships.
+        ['PUT', `${P}/users/u-0002`, { ...newUser, userName: 'renamed.user', groups: [{ id: 'g-001' }] }],
+        ['PUT', `${P}/groups/g-001`, { name: 'Engineering', users: [{ id: 'u-0003' }, { id: 'u-0002' }] }],
+        ['POST', `${P}/users`, { ...newUser, groups: [{ id: 'g-002' }] }],
+        ['POST', `${P}/groups`, { name: 'New Group', users: [{ id: 'u-0005' }] }],
+        ['DELETE', `${P}/users/u-0003`, undefined],
+        ['DELETE', `${P}/groups/g-004`, undefined],
+      ];
+      for (const [method, path, json] of writes) {
+        const res = await http(base, method, path, { token: RW, ...(json === undefined ? {} : { json }) });
+        expect(res.status).toBeLessThan(300);
+        await expectListsCurrent();
+      }
+      sim.reset();
+      await expectListsCurrent();
+    });
+
+    it('echo the Host header each request sends in the page URLs', async () => {
+      const a = (await http(base, 'GET', `${P}/users?pageSize=10`, { token: RW, headers: { host: 'a.example' } }))
+        .json as Page<UserJson>;
+      const b = (await http(base, 'GET', `${P}/users?pageSize=10`, { token: RW, headers: { host: 'b.example' } }))
+        .json as Page<UserJson>;
+      expect(a.nextPage).toBe(`http://a.example${P}/users?pageNumber=2&pageSize=10`);
+      expect(b.nextPage).toBe(`http://b.example${P}/users?pageNumber=2&pageSize=10`);
+    });
+  });
+
   it('reset() restores the seed data and clears pending changes and commits', async () => {
     await http(base, 'DELETE', `${P}/users/u-0001`, { token: RW });
     await http(base, 'POST', `${P}/commit`, { token: RW });

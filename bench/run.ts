@@ -1,0 +1,585 @@
+/**
+ * `npm run bench [-- flags]`: the gateway's production build against the floor
+ * (bench/floor.ts), both over the same simulators, each a separate process. See
+ * bench/README.md for what is measured and how to read it.
+ *
+ *   --duration <s>      measured seconds per run (10), as a request count from the warm-up's rate
+ *   --warmup <s>        warm-up seconds before each run, at least 1 (3; 10 in soak mode);
+ *                       its rate sizes the measured window
+ *   --connections <n>   concurrent connections of the throughput runs (32)
+ *   --rounds <n>        rounds; the report shows medians across them (3)
+ *   --scenarios Q1,Q2   a subset of Q1,Q2,Q3,M1
+ *   --latency <ms>      upstream latency of the one-at-a-time runs (20; 0 skips them)
+ *   --quick             2 s runs, 1 s warm-up, 1 round: a smoke run
+ *   --soak <s>          instead: Q1 against the gateway for <s> seconds, RSS slope
+ *   --cpu-prof <dir>    run every process under `node --cpu-prof`, write the profiles to <dir>
+ *                       and print their top functions; results.md is left alone (the
+ *                       profiler slows everything down)
+ */
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import ts from 'typescript';
+import { request } from 'undici';
+import { runLoad, stopLoad } from './load.js';
+import { summariseFile } from './profile-summary.js';
+import { cpuMs, freePort, peakRssMb, rssMb, startChild, stopAll } from './procs.js';
+import type { Child } from './procs.js';
+import { checkTargets, detailTable, latencyTable, summarise, targetsTable, throughputTable } from './report.js';
+import type { RunResult, Target } from './report.js';
+import { SCENARIOS, SCENARIO_NAMES, isScenarioName, requestBody } from './scenarios.js';
+import type { Scenario, ScenarioName } from './scenarios.js';
+import { leastSquares } from './stats.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const RESULTS = join(ROOT, 'bench', 'results.md');
+
+// The simulators' demo credentials (src/simulators/config.ts defaults), passed explicitly.
+const NPM_USER = 'admin';
+const NPM_PASSWORD = 'demo-npm-password';
+const AXIS_TOKEN = 'demo-axis-rw-token';
+/** The benchmark's client key (GATEWAY_API_KEYS); sent on every request to both servers. */
+const API_KEY = 'bench-api-key-0123456789abcdef0123456789abcdef';
+
+// ---------------------------------------------------------------------------
+// Settings
+// ---------------------------------------------------------------------------
+
+interface Settings {
+  durationSec: number;
+  warmupSec: number;
+  connections: number;
+  rounds: number;
+  scenarios: ScenarioName[];
+  latencyMs: number;
+  soakSec: number | undefined;
+  cpuProfDir: string | undefined;
+}
+
+function parseSettings(argv: string[]): Settings {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      rounds: { type: 'string' },
+      scenarios: { type: 'string' },
+      latency: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      soak: { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    const header = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0] ?? '';
+    process.stdout.write(`${header.replace(/^\/\*\*|^ \* ?/gm, '')}\n`);
+    process.exit(0);
+  }
+  const num = (name: string, value: string | undefined, fallback: number, min: number): number => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number ≥ ${min}, got "${value}"`);
+    return n;
+  };
+  const quick = values.quick;
+  const soakSec = values.soak === undefined ? undefined : num('soak', values.soak, 0, 1);
+  const scenarios = (values.scenarios ?? SCENARIO_NAMES.join(','))
+    .split(',')
+    .map((s) => s.trim().toUpperCase())
+    .filter((s) => s !== '');
+  for (const s of scenarios) {
+    if (!isScenarioName(s)) throw new Error(`--scenarios: unknown "${s}" (known: ${SCENARIO_NAMES.join(', ')})`);
+  }
+  return {
+    durationSec: num('duration', values.duration, quick ? 2 : 10, 1),
+    warmupSec: num('warmup', values.warmup, quick ? 1 : soakSec !== undefined ? 10 : 3, 1),
+    connections: Math.round(num('connections', values.connections, 32, 1)),
+    rounds: Math.round(num('rounds', values.rounds, quick ? 1 : 3, 1)),
+    scenarios: scenarios as ScenarioName[],
+    latencyMs: num('latency', values.latency, 20, 0),
+    soakSec,
+    cpuProfDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The processes
+// ---------------------------------------------------------------------------
+
+interface Bench {
+  sims: Child;
+  npmSimUrl: string;
+  axisSimUrl: string;
+  servers: Partial<Record<Target, { child: Child; url: string }>>;
+}
+
+/**
+ * Transpiles the floor to plain JavaScript once, so it runs on bare `node` like the
+ * gateway's build: no loader thread, no transpiler in its memory. The output sits under
+ * node_modules/.cache so `undici` resolves from the project. Types are checked by
+ * `npm run typecheck`, not here.
+ */
+function buildFloor(): string {
+  const outDir = join(ROOT, 'node_modules', '.cache', 'gateway-bench-floor');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'package.json'), '{ "type": "module" }\n');
+  for (const file of ['floor.ts', 'floor-main.ts']) {
+    const source = readFileSync(join(ROOT, 'bench', file), 'utf8');
+    const { outputText } = ts.transpileModule(source, {
+      fileName: file,
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2023 },
+    });
+    writeFileSync(join(outDir, file.replace(/\.ts$/, '.js')), outputText);
+  }
+  return join(outDir, 'floor-main.js');
+}
+
+async function startBench(withFloor: boolean, cpuProfDir: string | undefined): Promise<Bench> {
+  for (const built of ['dist/main.js', 'dist/simulators/main.js']) {
+    if (!existsSync(join(ROOT, built))) throw new Error(`${built} is missing: run npm run build (npm run bench does)`);
+  }
+  const logDir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
+  const host = '127.0.0.1';
+  const [npmPort, axisPort, gatewayPort, floorPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
+  const npmSimUrl = `http://${host}:${npmPort}`;
+  const axisSimUrl = `http://${host}:${axisPort}`;
+  const node = process.execPath;
+  if (cpuProfDir !== undefined) mkdirSync(cpuProfDir, { recursive: true });
+  const nodeArgs = (name: string, script: string) =>
+    cpuProfDir === undefined
+      ? [script]
+      : ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${name}.cpuprofile`, script];
+
+  const sims = await startChild({
+    name: 'simulators',
+    command: node,
+    args: nodeArgs('simulators', 'dist/simulators/main.js'),
+    cwd: ROOT,
+    logDir,
+    env: {
+      SIM_HOST: host,
+      NPM_SIM_PORT: String(npmPort),
+      AXIS_SIM_PORT: String(axisPort),
+      NPM_SIM_USERNAME: NPM_USER,
+      NPM_SIM_PASSWORD: NPM_PASSWORD,
+      AXIS_SIM_RW_TOKEN: AXIS_TOKEN,
+    },
+    healthUrls: [`${npmSimUrl}/__sim/health`, `${axisSimUrl}/__sim/health`],
+  });
+  const upstreamEnv = {
+    NPM_BASE_URL: npmSimUrl,
+    NPM_USERNAME: NPM_USER,
+    NPM_PASSWORD: NPM_PASSWORD,
+    AXIS_BASE_URL: axisSimUrl,
+    AXIS_API_TOKEN: AXIS_TOKEN,
+  };
+  const gateway = await startChild({
+    name: 'gateway',
+    command: node,
+    args: nodeArgs('gateway', 'dist/main.js'),
+    cwd: ROOT,
+    logDir,
+    env: {
+      NODE_ENV: 'production',
+      PORT: String(gatewayPort),
+      HOST: host,
+      LOG_LEVEL: 'warn',
+      ...upstreamEnv,
+      GATEWAY_API_KEYS: `bench=admin:${API_KEY}`,
+      RATE_LIMIT_RPS: '0',
+    },
+    healthUrls: [`http://${host}:${gatewayPort}/health`],
+  });
+  const servers: Bench['servers'] = { gateway: { child: gateway, url: `http://${host}:${gatewayPort}` } };
+  if (withFloor) {
+    const floor = await startChild({
+      name: 'floor',
+      command: node,
+      args: nodeArgs('floor', buildFloor()),
+      cwd: ROOT,
+      logDir,
+      env: { NODE_ENV: 'production', PORT: String(floorPort), HOST: host, ...upstreamEnv, FLOOR_API_KEY: API_KEY },
+      healthUrls: [`http://${host}:${floorPort}/health`],
+    });
+    servers.floor = { child: floor, url: `http://${host}:${floorPort}` };
+  }
+  process.stdout.write(
+    `simulators pid ${sims.pid}, gateway pid ${gateway.pid}${withFloor ? `, floor pid ${servers.floor!.child.pid}` : ''}; logs in ${logDir}\n`,
+  );
+  return { sims, npmSimUrl, axisSimUrl, servers };
+}
+
+async function control(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  const res = await request(`${base}${path}`, {
+    method,
+    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  });
+  const text = await res.body.text();
+  if (res.statusCode >= 300) throw new Error(`${method} ${base}${path} answered ${res.statusCode}: ${text}`);
+  return text === '' ? undefined : (JSON.parse(text) as unknown);
+}
+
+/** Upstream data calls so far, both simulators; the NPM login is left out (once per token lifetime). */
+async function dataCalls(bench: Bench): Promise<number> {
+  const [npm, axis] = (await Promise.all([
+    control(bench.npmSimUrl, 'GET', '/__sim/counts'),
+    control(bench.axisSimUrl, 'GET', '/__sim/counts'),
+  ])) as Record<string, number>[];
+  return (npm?.['total'] ?? 0) - (npm?.['token.post'] ?? 0) + (axis?.['total'] ?? 0);
+}
+
+async function setLatency(bench: Bench, ms: number): Promise<void> {
+  await Promise.all([
+    control(bench.npmSimUrl, 'POST', '/__sim/latency', { ms }),
+    control(bench.axisSimUrl, 'POST', '/__sim/latency', { ms }),
+  ]);
+}
+
+// ---------------------------------------------------------------------------
+// One run
+// ---------------------------------------------------------------------------
+
+const HEADERS = {
+  'content-type': 'application/json',
+  accept: 'application/graphql-response+json, application/json',
+  authorization: `Bearer ${API_KEY}`,
+};
+
+/** A GraphQL answer with errors starts with `{"errors":` (graphql-js puts them first). */
+const hasData = (body: string) => body.startsWith('{"data":');
+
+/** One request before the run, so a broken setup is reported with its answer, not only as a count. */
+async function probe(url: string, scenario: Scenario): Promise<string | undefined> {
+  try {
+    const res = await request(`${url}/graphql`, { method: 'POST', headers: HEADERS, body: requestBody(scenario) });
+    const text = await res.body.text();
+    if (res.statusCode !== 200 || !hasData(text)) return `probe answered ${res.statusCode}: ${text.slice(0, 300)}`;
+    return undefined;
+  } catch (err) {
+    return `probe failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+interface RunSpec {
+  scenario: Scenario;
+  target: Target;
+  round: number;
+  latencyMs: number;
+  connections: number;
+  durationSec: number;
+  warmupSec: number;
+}
+
+/**
+ * Waits until no upstream call has arrived for a while: a timed run (the warm-up) cuts off the
+ * requests in flight, and the server finishes them afterwards; their calls and CPU must not
+ * land in the next measured window.
+ */
+async function quiesce(bench: Bench, maxMs = 60_000): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  let last = await dataCalls(bench);
+  let stable = 0;
+  while (stable < 3 && Date.now() < deadline) {
+    await sleep(60);
+    const now = await dataCalls(bench);
+    stable = now === last ? stable + 1 : 0;
+    last = now;
+  }
+}
+
+/**
+ * Probe, warm up (timed), let the server finish what the warm-up cut off, then measure a
+ * window of exactly as many requests as the warm-up's late rate gives in `durationSec`. A counted
+ * window cuts nothing off, so every request in it is answered within it: CPU and upstream
+ * calls divide by the requests answered with no edge error.
+ */
+async function measure(bench: Bench, spec: RunSpec): Promise<RunResult> {
+  const server = bench.servers[spec.target]!;
+  const load = {
+    url: `${server.url}/graphql`,
+    body: requestBody(spec.scenario),
+    headers: HEADERS,
+    connections: spec.connections,
+    verifyBody: hasData,
+  };
+  const probeError = await probe(server.url, spec.scenario);
+  const warm = await runLoad({ ...load, durationSec: spec.warmupSec });
+  await quiesce(bench);
+  // The second half of the warm-up: the first seconds of a cold process are far slower.
+  const amount = Math.max(spec.connections, Math.round(Math.max(warm.tailRps, warm.rps) * spec.durationSec));
+
+  const pid = server.child.pid;
+  let peak = rssMb(pid);
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssMb(pid));
+  }, 250);
+  const calls0 = await dataCalls(bench);
+  const cpu0 = cpuMs(pid);
+  const sim0 = cpuMs(bench.sims.pid);
+  const own0 = process.cpuUsage();
+  const result = await runLoad({ ...load, amount });
+  const own = process.cpuUsage(own0);
+  const cpu1 = cpuMs(pid);
+  const sim1 = cpuMs(bench.sims.pid);
+  clearInterval(sampler);
+  peak = Math.max(peak, rssMb(pid));
+  const calls1 = await dataCalls(bench);
+
+  const n = result.requests;
+  const per = (total: number) => (n > 0 ? total / n : Number.NaN);
+  const errors = result.non2xx + result.errors + result.mismatches;
+  const notes = [
+    probeError,
+    n === 0 ? 'no request was answered' : undefined,
+    result.non2xx > 0 ? `${result.non2xx} non-2xx` : undefined,
+    result.errors > 0 ? `${result.errors} connection errors (${result.timeouts} timeouts)` : undefined,
+    result.sampleMismatch !== undefined
+      ? `${result.mismatches} bodies without data: ${result.sampleMismatch.slice(0, 300)}`
+      : undefined,
+  ].filter((s): s is string => s !== undefined);
+  return {
+    scenario: spec.scenario.name,
+    target: spec.target,
+    round: spec.round,
+    latencyMs: spec.latencyMs,
+    connections: spec.connections,
+    requests: n,
+    durationSec: result.durationSec,
+    rps: result.rps,
+    p50: result.p50,
+    p99: result.p99,
+    cpuMsPerOp: per(cpu1 - cpu0),
+    simCpuMsPerOp: per(sim1 - sim0),
+    loadCpuMsPerOp: per((own.user + own.system) / 1000),
+    peakRssMb: peak,
+    callsPerOp: per(calls1 - calls0),
+    errors: errors + (probeError === undefined && n > 0 ? 0 : 1),
+    errorNote: notes.length > 0 ? notes.join('; ') : undefined,
+  };
+}
+
+function progress(run: RunResult): void {
+  process.stdout.write(
+    `  ${`${run.scenario}${run.latencyMs ? ` +${run.latencyMs}ms` : ''}`.padEnd(10)} ${run.target.padEnd(8)} r${run.round}  ` +
+      `${run.rps.toFixed(0).padStart(6)} req/s  p50 ${run.p50.toFixed(2).padStart(7)} ms  p99 ${run.p99.toFixed(2).padStart(7)} ms  ` +
+      `CPU ${run.cpuMsPerOp.toFixed(3)} ms/req  calls ${run.callsPerOp.toFixed(2)}  RSS ${run.peakRssMb.toFixed(0)} MB` +
+      `${run.errors ? `  ERRORS ${run.errors}: ${run.errorNote ?? ''}` : ''}\n`,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------
+
+function machineLine(command: string): string {
+  const cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model;
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['describe', '--always', '--dirty'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    // not a git checkout
+  }
+  return (
+    `Node ${process.version} · ${cpuModel ?? 'unknown CPU'} · ${cpus().length} cores · ` +
+    `${new Date().toISOString().slice(0, 16)}Z · commit ${commit} · \`${command}\``
+  );
+}
+
+function commandLine(argv: string[]): string {
+  return argv.length === 0 ? 'npm run bench' : `npm run bench -- ${argv.join(' ')}`;
+}
+
+function printProfiles(dir: string): void {
+  for (const name of ['simulators', 'gateway', 'floor']) {
+    const file = join(dir, `${name}.cpuprofile`);
+    if (existsSync(file)) process.stdout.write(`\n${summariseFile(file, 15)}\n`);
+  }
+  process.stdout.write(`\nProfiles in ${dir} (open them in Chrome DevTools or speedscope); results.md not written.\n`);
+}
+
+// ---------------------------------------------------------------------------
+// Modes
+// ---------------------------------------------------------------------------
+
+async function benchmark(settings: Settings, argv: string[]): Promise<void> {
+  const bench = await startBench(true, settings.cpuProfDir);
+  const runs: RunResult[] = [];
+  const phases = [{ latencyMs: 0, connections: settings.connections }];
+  if (settings.latencyMs > 0) phases.push({ latencyMs: settings.latencyMs, connections: 1 });
+  const total = phases.length * settings.rounds * settings.scenarios.length * 2;
+  const seconds = total * (settings.durationSec + settings.warmupSec);
+  process.stdout.write(
+    `${total} runs of ${settings.warmupSec} s warm-up + ${settings.durationSec} s measured: about ${Math.ceil(seconds / 60)} min\n`,
+  );
+
+  for (const phase of phases) {
+    await setLatency(bench, phase.latencyMs);
+    process.stdout.write(
+      `\n${phase.latencyMs === 0 ? 'No added latency' : `${phase.latencyMs} ms upstream latency`}, ${phase.connections} connection${phase.connections === 1 ? '' : 's'}\n`,
+    );
+    for (let round = 1; round <= settings.rounds; round++) {
+      for (const name of settings.scenarios) {
+        // Alternate who goes first, so neither always runs on the warmer machine.
+        const order: Target[] = round % 2 === 1 ? ['gateway', 'floor'] : ['floor', 'gateway'];
+        for (const target of order) {
+          const run = await measure(bench, {
+            scenario: SCENARIOS[name],
+            target,
+            round,
+            latencyMs: phase.latencyMs,
+            connections: phase.connections,
+            durationSec: settings.durationSec,
+            warmupSec: settings.warmupSec,
+          });
+          runs.push(run);
+          progress(run);
+        }
+      }
+    }
+  }
+  await setLatency(bench, 0);
+  const gatewayPeak = peakRssMb(bench.servers.gateway!.child.pid);
+  const floorPeak = peakRssMb(bench.servers.floor!.child.pid);
+  await stopAll();
+  if (settings.cpuProfDir !== undefined) {
+    printProfiles(settings.cpuProfDir);
+    return;
+  }
+
+  const summaries = summarise(runs);
+  const checks = checkTargets(summaries, settings.latencyMs, gatewayPeak);
+  const notes = [...new Set(summaries.flatMap((s) => s.errorNotes.map((n) => `- ${s.scenario} ${s.target}: ${n}`)))];
+  const roundsNote = settings.rounds === 1 ? '1 round' : `median of ${settings.rounds} rounds`;
+  const markdown = [
+    '# Benchmark results',
+    '',
+    machineLine(commandLine(argv)),
+    '',
+    `Settings: ${settings.connections} connections, ${settings.warmupSec} s warm-up + ${settings.durationSec} s measured per run, ${roundsNote}, gateway and floor alternating. ` +
+      "CPU ms/req is the server process's user+system CPU over the measured window divided by the requests it answered. " +
+      `Peak RSS over the whole run: gateway ${gatewayPeak.toFixed(1)} MB, floor ${floorPeak.toFixed(1)} MB (VmHWM).`,
+    '',
+    `## Throughput and cost, ${settings.connections} connections, no added latency`,
+    '',
+    throughputTable(summaries, settings.scenarios),
+    '',
+    ...(settings.latencyMs > 0
+      ? [
+          `## Latency with ${settings.latencyMs} ms added to every upstream call, one request at a time`,
+          '',
+          latencyTable(summaries, settings.scenarios, settings.latencyMs),
+          '',
+        ]
+      : []),
+    '## Targets (issue 4)',
+    '',
+    targetsTable(checks),
+    '',
+    ...(notes.length > 0 ? ['## Errors', '', ...notes, ''] : []),
+    '## Every run',
+    '',
+    'Sims and load gen CPU show what else competed for the two cores during the window.',
+    '',
+    detailTable(runs),
+    '',
+  ].join('\n');
+  writeFileSync(RESULTS, markdown);
+  process.stdout.write(`\n${markdown}\nWritten to ${RESULTS}\n`);
+}
+
+async function soak(settings: Settings, argv: string[]): Promise<void> {
+  const seconds = settings.soakSec!;
+  const bench = await startBench(false, settings.cpuProfDir);
+  const gateway = bench.servers.gateway!;
+  const scenario = SCENARIOS.Q1;
+  const load = {
+    url: `${gateway.url}/graphql`,
+    body: requestBody(scenario),
+    headers: HEADERS,
+    connections: settings.connections,
+    verifyBody: hasData,
+  };
+  const probeError = await probe(gateway.url, scenario);
+  if (probeError !== undefined) process.stdout.write(`WARNING: ${probeError}\n`);
+  process.stdout.write(
+    `Soak: ${settings.warmupSec} s warm-up, then Q1 for ${seconds} s at ${settings.connections} connections\n`,
+  );
+  if (settings.warmupSec > 0) await runLoad({ ...load, durationSec: settings.warmupSec });
+
+  const pid = gateway.child.pid;
+  const started = Date.now();
+  const times: number[] = [];
+  const rss: number[] = [];
+  const sample = () => {
+    times.push((Date.now() - started) / 60_000);
+    rss.push(rssMb(pid));
+  };
+  sample();
+  const sampler = setInterval(sample, 1_000);
+  const cpu0 = cpuMs(pid);
+  const result = await runLoad({ ...load, durationSec: seconds });
+  const cpu1 = cpuMs(pid);
+  clearInterval(sampler);
+  sample();
+  const peak = peakRssMb(pid);
+  await stopAll();
+  if (settings.cpuProfDir !== undefined) {
+    printProfiles(settings.cpuProfDir);
+    return;
+  }
+
+  const { slope } = leastSquares(times, rss);
+  const errors = result.non2xx + result.errors + result.mismatches;
+  const section = [
+    '',
+    `## Soak: Q1 against the gateway for ${seconds} s at ${settings.connections} connections`,
+    '',
+    machineLine(commandLine(argv)),
+    '',
+    `- RSS slope (least squares over ${rss.length} samples, one per second after a ${settings.warmupSec} s warm-up): **${slope.toFixed(2)} MB/min**`,
+    `- RSS at start ${rss[0]!.toFixed(1)} MB, at end ${rss[rss.length - 1]!.toFixed(1)} MB, highest sampled ${Math.max(...rss).toFixed(1)} MB, VmHWM ${peak.toFixed(1)} MB`,
+    `- ${result.requests} requests, ${result.rps.toFixed(0)} req/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, CPU ${((cpu1 - cpu0) / Math.max(1, result.requests)).toFixed(3)} ms/req`,
+    `- errors: ${errors}${errors > 0 ? ` (${result.non2xx} non-2xx, ${result.errors} connection errors, ${result.mismatches} without data)` : ''}`,
+    '',
+  ].join('\n');
+  appendFileSync(RESULTS, existsSync(RESULTS) ? section : `# Benchmark results\n${section}`);
+  process.stdout.write(`${section}\nAppended to ${RESULTS}\n`);
+}
+
+// ---------------------------------------------------------------------------
+
+let interrupted = false;
+process.on('SIGINT', () => {
+  if (interrupted) process.exit(130);
+  interrupted = true;
+  process.stderr.write('\ninterrupted: stopping the load and every child process\n');
+  stopLoad();
+  void stopAll().finally(() => process.exit(130));
+});
+process.on('SIGTERM', () => {
+  stopLoad();
+  void stopAll().finally(() => process.exit(143));
+});
+
+const argv = process.argv.slice(2);
+try {
+  const settings = parseSettings(argv);
+  if (settings.soakSec !== undefined) await soak(settings, argv);
+  else await benchmark(settings, argv);
+} catch (err) {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  await stopAll();
+  process.exit(1);
+}

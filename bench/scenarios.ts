@@ -1,0 +1,75 @@
+/**
+ * The operations the benchmark sends. The gateway and the floor receive the SAME request
+ * bytes (`POST /graphql` with `{query, operationName, variables}`); the floor dispatches on
+ * `operationName` instead of parsing the document, which is exactly the work a hand-written
+ * REST endpoint would skip.
+ */
+
+export type ScenarioName = 'Q1' | 'Q2' | 'Q3' | 'M1';
+
+export interface Scenario {
+  readonly name: ScenarioName;
+  readonly title: string;
+  readonly query: string;
+  readonly variables?: Readonly<Record<string, unknown>>;
+  /**
+   * The upstream calls one operation makes (NPM login excluded), as `<sim>:<route>` counts:
+   * what the floor does and what the gateway should do.
+   */
+  readonly upstreamCalls: Readonly<Record<string, number>>;
+}
+
+/** A seed user (src/simulators/seed.ts); every M1 writes the same user, which is fine. */
+export const BENCH_USER_ID = 'u-0001';
+
+export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
+  Q1: {
+    name: 'Q1',
+    title: 'dashboard: status + accounts + 50 users with group names',
+    query:
+      'query Q1 { azureStatus { enabled state lastSyncAt } azureAccounts { accId tenantId } users(pageSize: 50) { totalRecords nodes { id userName email groups { id name } } } }',
+    upstreamCalls: { 'npm:status.get': 1, 'npm:authCodes.get': 1, 'axis:users.list': 1 },
+  },
+  Q2: {
+    name: 'Q2',
+    title: 'small: one NPM field',
+    query: 'query Q2 { azureStatus { state } }',
+    upstreamCalls: { 'npm:status.get': 1 },
+  },
+  Q3: {
+    name: 'Q3',
+    title: 'nested: 30 users -> groups -> members with email',
+    query:
+      'query Q3 { users(pageSize: 30) { nodes { id groups { id name description users { id userName email } } } } }',
+    // Level 1: the page; level 2, in parallel: every group and every user (pageSize 1000).
+    upstreamCalls: { 'axis:users.list': 2, 'axis:groups.list': 1 },
+  },
+  M1: {
+    name: 'M1',
+    title: 'mutation: partial updateUser (read, merge, write, commit)',
+    query:
+      'mutation M1($id: ID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { id firstName lastName } }',
+    variables: { id: BENCH_USER_ID, input: { firstName: 'Bench' } },
+    upstreamCalls: { 'axis:users.get': 1, 'axis:users.update': 1, 'axis:commit': 1 },
+  },
+};
+
+export const SCENARIO_NAMES: readonly ScenarioName[] = ['Q1', 'Q2', 'Q3', 'M1'];
+
+export function isScenarioName(value: string): value is ScenarioName {
+  return (SCENARIO_NAMES as readonly string[]).includes(value);
+}
+
+/** The JSON body both servers receive. */
+export function requestBody(scenario: Scenario): string {
+  return JSON.stringify({
+    query: scenario.query,
+    operationName: scenario.name,
+    ...(scenario.variables === undefined ? {} : { variables: scenario.variables }),
+  });
+}
+
+/** Upstream calls per operation in total (the sum of `upstreamCalls`). */
+export function totalCalls(scenario: Scenario): number {
+  return Object.values(scenario.upstreamCalls).reduce((a, b) => a + b, 0);
+}

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { checkTargets, summarise } from '../../bench/report.js';
+import type { RunResult } from '../../bench/report.js';
+import { groupOf } from '../../bench/profile-summary.js';
+import { cpuMs, rssMb } from '../../bench/procs.js';
+import { Samples, leastSquares, median, percentile } from '../../bench/stats.js';
+
+describe('bench statistics', () => {
+  it('percentiles interpolate between ranks; the median of an even list is the mean of the middle two', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(percentile([10, 20, 30, 40, 50], 99)).toBeCloseTo(49.6);
+    expect(percentile([7], 99)).toBe(7);
+    expect(percentile([], 50)).toBeNaN();
+  });
+
+  it('Samples keeps every value past its initial capacity and sorts numerically', () => {
+    const samples = new Samples();
+    for (let i = 10_000; i > 0; i--) samples.push(i / 10);
+    const sorted = samples.sorted();
+    expect(sorted).toHaveLength(10_000);
+    expect(sorted[0]).toBe(0.1);
+    expect(sorted[9_999]).toBe(1000);
+  });
+
+  it('least squares recovers a known slope (MB per minute in soak mode)', () => {
+    const xs = [0, 1, 2, 3, 4];
+    expect(leastSquares(xs, [5, 7, 9, 11, 13])).toEqual({ slope: 2, intercept: 5 });
+    expect(leastSquares([1], [1]).slope).toBeNaN();
+  });
+});
+
+describe('bench /proc readers', () => {
+  it('read this process: CPU time grows with work, RSS is plausible', () => {
+    const before = cpuMs(process.pid);
+    const until = Date.now() + 60;
+    while (Date.now() < until) Math.sqrt(Math.random());
+    expect(cpuMs(process.pid)).toBeGreaterThanOrEqual(before);
+    expect(rssMb(process.pid)).toBeGreaterThan(10);
+  });
+});
+
+function run(overrides: Partial<RunResult>): RunResult {
+  return {
+    scenario: 'Q1',
+    target: 'gateway',
+    round: 1,
+    latencyMs: 0,
+    connections: 32,
+    requests: 1000,
+    durationSec: 10,
+    rps: 100,
+    p50: 10,
+    p99: 20,
+    cpuMsPerOp: 1,
+    simCpuMsPerOp: 0.1,
+    loadCpuMsPerOp: 0.1,
+    peakRssMb: 100,
+    callsPerOp: 3,
+    errors: 0,
+    errorNote: undefined,
+    ...overrides,
+  };
+}
+
+describe('bench report', () => {
+  it('takes medians across rounds, but the peak RSS is the highest', () => {
+    const [summary] = summarise([
+      run({ round: 1, rps: 90, peakRssMb: 120 }),
+      run({ round: 2, rps: 110, peakRssMb: 100 }),
+      run({ round: 3, rps: 100, peakRssMb: 110 }),
+    ]);
+    expect(summary).toMatchObject({ rps: 100, peakRssMb: 120, rounds: 3 });
+  });
+
+  it('judges the targets from the gateway/floor ratios and the latency sums', () => {
+    const summaries = summarise([
+      run({ target: 'gateway', cpuMsPerOp: 1.4, rps: 90, p99: 14 }),
+      run({ target: 'floor', cpuMsPerOp: 1, rps: 100, p99: 10 }),
+      run({ scenario: 'Q2', target: 'gateway', cpuMsPerOp: 3.5, callsPerOp: 1 }),
+      run({ scenario: 'Q2', target: 'floor', cpuMsPerOp: 1, callsPerOp: 1 }),
+      run({ latencyMs: 20, connections: 1, target: 'gateway', p50: 23.5 }),
+      run({ latencyMs: 20, connections: 1, target: 'floor', p50: 22 }),
+      run({ latencyMs: 20, connections: 1, scenario: 'Q3', target: 'gateway', p50: 46.5 }),
+    ]);
+    const verdicts = Object.fromEntries(checkTargets(summaries, 20, 151).map((c) => [c.target, c.ok]));
+    expect(verdicts).toMatchObject({
+      'CPU/request Q1 vs floor': true,
+      'CPU/request Q2 vs floor': false,
+      'Throughput Q1 vs floor': true,
+      'p99 Q1 vs floor p99': true,
+      '20 ms upstream latency, 1 at a time: Q1 p50': true,
+      '20 ms upstream latency, 1 at a time: Q3 p50': false,
+      'Upstream calls per Q1': true,
+      'Upstream calls per Q2': true,
+      'Gateway peak RSS (VmHWM over the whole run)': false,
+      'Every response 2xx with data and no GraphQL errors': true,
+    });
+  });
+
+  it('says "not measured" rather than passing a target it has no numbers for', () => {
+    const checks = checkTargets(summarise([run({ scenario: 'Q2' })]), 20, undefined);
+    expect(checks.find((c) => c.target === 'CPU/request Q1 vs floor')?.ok).toBeUndefined();
+    expect(checks.find((c) => c.target.startsWith('Gateway peak RSS'))?.ok).toBeUndefined();
+  });
+});
+
+describe('bench profile summary', () => {
+  it('groups frames by package, scoped packages included', () => {
+    const frame = (url: string, functionName = 'f') => ({ url, functionName, lineNumber: 0 });
+    expect(groupOf(frame('file:///app/node_modules/@graphql-tools/executor/esm/x.js'))).toBe('@graphql-tools/executor');
+    expect(groupOf(frame('file:///app/node_modules/a/node_modules/undici/lib/x.js'))).toBe('undici');
+    expect(groupOf(frame('node:internal/streams/pipeline'))).toBe('node core');
+    expect(groupOf(frame('file:///app/dist/upstreams/http.js'))).toBe('project dist/');
+    expect(groupOf(frame('', '(garbage collector)'))).toBe('(garbage collector)');
+  });
+});
