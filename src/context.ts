@@ -54,12 +54,22 @@ export function createContextFactory(
       requestId = requestIdFor(request);
       requestIds.set(request, requestId);
     }
-    const log = deps.logger.child({ requestId });
-    const call: CallContext = { requestId, log, deadline: Date.now() + deps.requestTimeoutMs };
+    // The child logger is made on first use: most requests at `warn` never log a line.
+    let log: Logger | undefined;
+    const childLog = (): Logger => (log ??= deps.logger.child({ requestId }));
+    const call: CallContext = {
+      requestId,
+      get log() {
+        return childLog();
+      },
+      deadline: Date.now() + deps.requestTimeoutMs,
+    };
     return {
       requestId,
       principal: principals.get(request) ?? NOBODY,
-      log,
+      get log() {
+        return childLog();
+      },
       call,
       loaders: createLoaders(deps, call),
       npm: deps.npm,

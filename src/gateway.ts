@@ -206,7 +206,7 @@ export function createGateway({
         blockFieldSuggestion: { enabled: production },
       }) as Plugin,
       ...(config.introspection ? [] : [useDisableIntrospection()]),
-      useOperationLog(),
+      useOperationLog(logger),
       useAuditLog({ logger, principals }),
       ...(jwt ? [jwt] : []),
       useClientAuth({ auth: config.auth, principals, rateLimit }),

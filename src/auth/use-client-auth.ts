@@ -97,19 +97,20 @@ export function useClientAuth({ auth, principals, rateLimit }: ClientAuthOptions
   }
 
   return {
-    async onParams({ request, context }) {
+    onParams({ request, context }) {
       const principal = authenticate(request, context as Record<string, unknown>);
       principals.set(request, principal);
       if (rateLimit === undefined) return;
-      const decision = await rateLimit.take(`${principal.kind}:${principal.id}`);
-      if (decision.allowed) return;
-      const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-      throw createGraphQLError(`Too many requests from this caller; retry in ${seconds} s.`, {
-        extensions: {
-          code: 'RATE_LIMITED',
-          retryAfterSeconds: seconds,
-          http: { status: 429, headers: { 'Retry-After': String(seconds) } },
-        },
+      return rateLimit.take(`${principal.kind}:${principal.id}`).then((decision) => {
+        if (decision.allowed) return;
+        const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+        throw createGraphQLError(`Too many requests from this caller; retry in ${seconds} s.`, {
+          extensions: {
+            code: 'RATE_LIMITED',
+            retryAfterSeconds: seconds,
+            http: { status: 429, headers: { 'Retry-After': String(seconds) } },
+          },
+        });
       });
     },
     onExecute({ args, setResultAndStopExecution }) {

@@ -70,7 +70,7 @@ export function useIdempotency({ store, principals }: IdempotencyOptions): Plugi
   const replayed = new WeakSet<Request>();
 
   return {
-    async onExecute({ args, setResultAndStopExecution }) {
+    onExecute({ args, setResultAndStopExecution }) {
       const ctx = args.contextValue as { request?: Request; params?: { query?: string } };
       const request = ctx.request;
       const header = request?.headers.get('idempotency-key');
@@ -96,39 +96,42 @@ export function useIdempotency({ store, principals }: IdempotencyOptions): Plugi
         .update('\0')
         .update(stableStringify(args.variableValues ?? {}))
         .digest('base64');
-      for (;;) {
-        const claim = await store.claim(scope, fingerprint);
-        if (claim.state === 'running') {
-          await claim.settled;
-          continue;
-        }
-        if (claim.state === 'new') {
-          claimed.set(request, scope);
+      // Only requests with a key pay for a promise here.
+      return (async () => {
+        for (;;) {
+          const claim = await store.claim(scope, fingerprint);
+          if (claim.state === 'running') {
+            await claim.settled;
+            continue;
+          }
+          if (claim.state === 'new') {
+            claimed.set(request, scope);
+            return;
+          }
+          if (claim.state === 'done') {
+            replayed.add(request);
+            setResultAndStopExecution(fromStored(claim.result, ctx.params?.query));
+            return;
+          }
+          setResultAndStopExecution({
+            errors: [
+              createGraphQLError(
+                'This Idempotency-Key was already used for a different request; use a new key for a new request.',
+                { extensions: { code: 'IDEMPOTENCY_KEY_REUSED', http: { status: 422 } } },
+              ),
+            ],
+          });
           return;
         }
-        if (claim.state === 'done') {
-          replayed.add(request);
-          setResultAndStopExecution(fromStored(claim.result, ctx.params?.query));
-          return;
-        }
-        setResultAndStopExecution({
-          errors: [
-            createGraphQLError(
-              'This Idempotency-Key was already used for a different request; use a new key for a new request.',
-              { extensions: { code: 'IDEMPOTENCY_KEY_REUSED', http: { status: 422 } } },
-            ),
-          ],
-        });
-        return;
-      }
+      })();
     },
-    async onResultProcess({ request, result }) {
+    onResultProcess({ request, result }) {
       const scope = claimed.get(request);
       if (scope === undefined) return;
       claimed.delete(request);
       const single = (Array.isArray(result) ? result[0] : result) as ExecutionResult | undefined;
-      if (single === undefined || Symbol.asyncIterator in single || nothingApplied(single)) await store.release(scope);
-      else await store.complete(scope, toStored(single));
+      if (single === undefined || Symbol.asyncIterator in single || nothingApplied(single)) return store.release(scope);
+      return store.complete(scope, toStored(single));
     },
     onResponse({ request, response }) {
       if (replayed.has(request)) response.headers.set('Idempotent-Replayed', 'true');

@@ -1,5 +1,6 @@
 import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { Logger } from 'pino';
 import type { GatewayContext } from '../context.js';
 import { UpstreamError, errorCodeOf } from '../errors.js';
 
@@ -7,14 +8,14 @@ import { UpstreamError, errorCodeOf } from '../errors.js';
  * One log line per executed operation: name, type, duration and the error codes it
  * produced. Never the document's variables (they may carry secrets) nor result data.
  */
-export function useOperationLog(): Plugin<GatewayContext> {
+export function useOperationLog(logger: Logger): Plugin<GatewayContext> {
   return {
     onExecute({ args }) {
       const started = performance.now();
       const ctx = args.contextValue;
       return {
         onExecuteDone({ result }) {
-          if (!('errors' in result) && !ctx.log.isLevelEnabled('info')) return;
+          if (!('errors' in result) && !logger.isLevelEnabled('info')) return;
           const errors = 'errors' in result && result.errors ? result.errors : [];
           const codes = errors.map((e) => errorCodeOf(e) ?? 'INTERNAL_SERVER_ERROR');
           const upstreamFailures = errors.flatMap((e) =>

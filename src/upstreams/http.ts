@@ -266,9 +266,8 @@ export class UpstreamHttp {
       } catch (err) {
         const delay = attempt < this.resilience.retries ? this.retryDelay(req, err, attempt) : undefined;
         if (delay === undefined) throw err;
-        const log = req.call?.log ?? this.options.logger;
-        if (log.isLevelEnabled('debug'))
-          log.debug(
+        if (this.options.logger.isLevelEnabled('debug'))
+          (req.call?.log ?? this.options.logger).debug(
             { upstream: this.upstream, route: req.route, attempt: attempt + 1, delayMs: delay },
             'retrying upstream call',
           );
@@ -410,9 +409,9 @@ export class UpstreamHttp {
     local?: UpstreamError['details']['local'],
   ): void {
     const durationMs = performance.now() - started;
-    const log = req.call?.log ?? this.options.logger;
-    if (log.isLevelEnabled('debug')) {
-      log.debug(
+    // The request's logger has the root's level; asking the root does not create it.
+    if (this.options.logger.isLevelEnabled('debug')) {
+      (req.call?.log ?? this.options.logger).debug(
         {
           upstream: this.upstream,
           route: req.route,
