@@ -5,7 +5,6 @@ import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { createInlineSigningKeyProvider, createRemoteJwksSigningKeyProvider, useJWT } from '@graphql-yoga/plugin-jwt';
 import type { GetSigningKeyFunction } from '@graphql-yoga/plugin-jwt';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import type { Principal } from './auth/principal.js';
@@ -175,7 +174,9 @@ export function createGateway({
           shouldPersistHeaders: false,
         }
       : false,
-    renderGraphiQL,
+    // The self-contained GraphiQL page is a ~38 MB module once loaded: only load it the first
+    // time someone opens GraphiQL (never, in production by default).
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     logging: {
       debug: (...args: unknown[]) => yogaLog.debug(String(args[0])),
       info: (...args: unknown[]) => yogaLog.info(String(args[0])),
