@@ -49,20 +49,22 @@ export function useReadiness(options: ReadinessOptions): Plugin {
   }
 
   return {
-    async onRequest({ url, endResponse, fetchAPI }) {
+    onRequest({ url, endResponse, fetchAPI }) {
       if (url.pathname !== '/ready') return;
-      let ready = false;
-      if (!options.draining()) {
-        const now = Date.now();
-        if (last === undefined || now - last.at > cacheMs) last = { at: now, ready: probe() };
-        ready = await last.ready;
-      }
-      endResponse(
-        new fetchAPI.Response(JSON.stringify({ status: ready ? 'ready' : 'unavailable' }), {
-          status: ready ? 200 : 503,
-          headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-        }),
-      );
+      return (async () => {
+        let ready = false;
+        if (!options.draining()) {
+          const now = Date.now();
+          if (last === undefined || now - last.at > cacheMs) last = { at: now, ready: probe() };
+          ready = await last.ready;
+        }
+        endResponse(
+          new fetchAPI.Response(JSON.stringify({ status: ready ? 'ready' : 'unavailable' }), {
+            status: ready ? 200 : 503,
+            headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+          }),
+        );
+      })();
     },
   };
 }
