@@ -20,16 +20,30 @@ function isJsonObjectParam(value: string | null): boolean {
 
 /**
  * The GraphQL-over-HTTP shapes we serve, refused early and with a code otherwise:
+ * - POST bodies declare their length, at most MAX_REQUEST_BODY_BYTES;
  * - POST bodies are `application/json` (or `application/graphql+json`); form and multipart
  *   bodies (which browsers send cross-site without a preflight) get 415;
  * - a GET's `variables` and `extensions` must be JSON objects: Yoga parses them with a bare
  *   `JSON.parse`, so a typo there would otherwise surface as a 500.
  */
-export function useRequestGuard(graphqlEndpoint: string): Plugin {
+export function useRequestGuard(graphqlEndpoint: string, maxBodyBytes: number): Plugin {
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
       if (url.pathname !== graphqlEndpoint) return;
       if (request.method === 'POST') {
+        // The body limit is checked here, on Content-Length, rather than by Yoga's
+        // maxRequestBodySize, which wraps every body in a stream pipeline with its own
+        // AbortController (a quarter of the CPU of a small query). A body of unknown length
+        // (chunked) is refused: every GraphQL client sends Content-Length.
+        const length = request.headers.get('content-length');
+        if (length === null || !/^\d+$/.test(length)) {
+          endResponse(refuse(fetchAPI, 411, 'BAD_REQUEST', 'Send the body with a Content-Length header.'));
+          return;
+        }
+        if (Number(length) > maxBodyBytes) {
+          endResponse(refuse(fetchAPI, 413, 'REQUEST_ENTITY_TOO_LARGE', 'Request body too large'));
+          return;
+        }
         const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
         if (type !== 'application/json' && type !== 'application/graphql+json') {
           endResponse(
