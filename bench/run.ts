@@ -115,6 +115,8 @@ function parseSettings(argv: string[]): Settings {
 
 interface Bench {
   sims: Child;
+  /** RSS of each server right after it answered its health check, MB. */
+  startRssMb: Partial<Record<Target, number>>;
   npmSimUrl: string;
   axisSimUrl: string;
   servers: Partial<Record<Target, { child: Child; url: string }>>;
@@ -215,10 +217,14 @@ async function startBench(withFloor: boolean, cpuProfDir: string | undefined): P
     });
     servers.floor = { child: floor, url: `http://${host}:${floorPort}` };
   }
+  const startRssMb: Bench['startRssMb'] = {};
+  for (const [target, server] of Object.entries(servers) as [Target, { child: Child }][]) {
+    startRssMb[target] = rssMb(server.child.pid);
+  }
   process.stdout.write(
     `simulators pid ${sims.pid}, gateway pid ${gateway.pid}${withFloor ? `, floor pid ${servers.floor!.child.pid}` : ''}; logs in ${logDir}\n`,
   );
-  return { sims, npmSimUrl, axisSimUrl, servers };
+  return { sims, startRssMb, npmSimUrl, axisSimUrl, servers };
 }
 
 async function control(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
@@ -387,7 +393,10 @@ function machineLine(command: string): string {
   const cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model;
   let commit = 'unknown';
   try {
-    commit = execFileSync('git', ['describe', '--always', '--dirty'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+    // results.md is this program's own output: writing it must not make the tree "dirty".
+    const changed = git('status', '--porcelain', '--', '.', ':(exclude)bench/results.md') !== '';
+    commit = `${git('rev-parse', '--short', 'HEAD')}${changed ? '-dirty' : ''}`;
   } catch {
     // not a git checkout
   }
@@ -469,7 +478,8 @@ async function benchmark(settings: Settings, argv: string[]): Promise<void> {
     '',
     `Settings: ${settings.connections} connections, ${settings.warmupSec} s warm-up + ${settings.durationSec} s measured per run, ${roundsNote}, gateway and floor alternating. ` +
       "CPU ms/req is the server process's user+system CPU over the measured window divided by the requests it answered. " +
-      `Peak RSS over the whole run: gateway ${gatewayPeak.toFixed(1)} MB, floor ${floorPeak.toFixed(1)} MB (VmHWM).`,
+      `RSS right after start: gateway ${bench.startRssMb.gateway?.toFixed(1)} MB, floor ${bench.startRssMb.floor?.toFixed(1)} MB; ` +
+      `peak over the whole run (VmHWM): gateway ${gatewayPeak.toFixed(1)} MB, floor ${floorPeak.toFixed(1)} MB.`,
     '',
     `## Throughput and cost, ${settings.connections} connections, no added latency`,
     '',
