@@ -23,6 +23,9 @@ export interface Loaders {
   azureAccountById: DataLoader<string, AzureAccount | null>;
   userById: DataLoader<string, AxisUser | null>;
   groupById: DataLoader<string, AxisGroup | null>;
+  /** A user or group this request already holds, without a promise (undefined if not held yet). */
+  peekUser(id: string): AxisUser | undefined;
+  peekGroup(id: string): AxisGroup | undefined;
   primeUsers(users: Iterable<AxisUser>): void;
   primeGroups(groups: Iterable<AxisGroup>): void;
   /** A page from the IdP: its entities are primed and its `totalRecords` tells what a full listing costs. */
@@ -84,6 +87,8 @@ class Collection<T extends { id: string }> {
   readonly loader: DataLoader<string, T | null>;
   /** totalRecords from any page seen in this request. */
   private total: number | undefined;
+  /** Every entity this request holds, for synchronous reads (the loader only hands out promises). */
+  private readonly held = new Map<string, T>();
   private listing: Promise<Listing<T>> | undefined;
 
   constructor(
@@ -115,11 +120,19 @@ class Collection<T extends { id: string }> {
   }
 
   prime(items: Iterable<T>): void {
-    for (const item of items) this.loader.clear(item.id).prime(item.id, item);
+    for (const item of items) {
+      this.loader.clear(item.id).prime(item.id, item);
+      this.held.set(item.id, item);
+    }
+  }
+
+  peek(id: string): T | undefined {
+    return this.held.get(id);
   }
 
   forget(): void {
     this.loader.clearAll();
+    this.held.clear();
     this.listing = undefined;
   }
 
@@ -138,7 +151,13 @@ class Collection<T extends { id: string }> {
         const found = listing?.byId.get(id);
         if (found !== undefined) return found;
         if (listing?.complete) return null;
-        return this.get(id).catch((err: unknown) => (isNotFound(err) ? null : asError(err)));
+        return this.get(id).then(
+          (item) => {
+            this.held.set(id, item);
+            return item;
+          },
+          (err: unknown) => (isNotFound(err) ? null : asError(err)),
+        );
       }),
     );
   }
@@ -168,6 +187,8 @@ export function createLoaders(clients: { npm: NpmClient; axis: AxisClient }, cal
     azureAccountById,
     userById: users.loader,
     groupById: groups.loader,
+    peekUser: (id) => users.peek(id),
+    peekGroup: (id) => groups.peek(id),
     primeUsers: (items) => users.prime(items),
     primeGroups: (items) => groups.prime(items),
     primeUserPage: (page) => users.notePage(page),

@@ -1,7 +1,7 @@
 import type { GroupResolvers } from '../generated/resolvers-types.js';
 import type { AxisGroup } from '../upstreams/axis/types.js';
 import type { GatewayContext } from '../context.js';
-import { fullGroup } from './entities.js';
+import { fullGroup, mapMaybe } from './entities.js';
 import { selectsBeyond } from './lookahead.js';
 import { isRef } from './sources.js';
 import type { GroupSource } from './sources.js';
@@ -12,7 +12,7 @@ export const GROUP_REF_FIELDS: ReadonlySet<string> = new Set(['id', 'name', '__t
 /** A field of the whole group: synchronous for a whole group, through the loader for a reference. */
 function field<K extends keyof AxisGroup>(key: K) {
   return (group: GroupSource, _args: unknown, ctx: GatewayContext): AxisGroup[K] | Promise<AxisGroup[K]> =>
-    isRef(group) ? fullGroup(group, ctx).then((g) => g[key]) : group[key];
+    mapMaybe(fullGroup(group, ctx), (g) => g[key]);
 }
 
 function userRefs(group: AxisGroup) {
@@ -26,6 +26,6 @@ export const Group: GroupResolvers = {
   description: field('description'),
   users: (group, _args, ctx, info) => {
     if (selectsBeyond(info, 'groups', GROUP_REF_FIELDS)) ctx.loaders.prefetchGroups();
-    return isRef(group) ? fullGroup(group, ctx).then(userRefs) : userRefs(group);
+    return mapMaybe(fullGroup(group, ctx), userRefs);
   },
 };

@@ -1,7 +1,7 @@
 import type { UserResolvers } from '../generated/resolvers-types.js';
 import type { AxisUser } from '../upstreams/axis/types.js';
 import type { GatewayContext } from '../context.js';
-import { fullUser } from './entities.js';
+import { fullUser, mapMaybe } from './entities.js';
 import { selectsBeyond } from './lookahead.js';
 import { isRef } from './sources.js';
 import type { UserSource } from './sources.js';
@@ -16,7 +16,7 @@ export const USER_REF_FIELDS: ReadonlySet<string> = new Set(['id', 'userName', '
  */
 function field<K extends keyof AxisUser>(key: K) {
   return (user: UserSource, _args: unknown, ctx: GatewayContext): AxisUser[K] | Promise<AxisUser[K]> =>
-    isRef(user) ? fullUser(user, ctx).then((u) => u[key]) : user[key];
+    mapMaybe(fullUser(user, ctx), (u) => u[key]);
 }
 
 function groupRefs(user: AxisUser) {
@@ -38,6 +38,6 @@ export const User: UserResolvers = {
     // `groups { users { email } }`: those users are needed one level down; list them now,
     // in parallel with the groups themselves.
     if (selectsBeyond(info, 'users', USER_REF_FIELDS)) ctx.loaders.prefetchUsers();
-    return isRef(user) ? fullUser(user, ctx).then(groupRefs) : groupRefs(user);
+    return mapMaybe(fullUser(user, ctx), groupRefs);
   },
 };
