@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { getOperationAST } from 'graphql';
 import { makeExecutableSchema } from '@graphql-tools/schema';
+import { useGraphQlJit } from '@envelop/graphql-jit';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
@@ -213,6 +215,14 @@ export function createGateway({
       ...(jwt ? [jwt] : []),
       useClientAuth({ auth: config.auth, principals, rateLimit }),
       useIdempotency({ store: idempotency, principals }),
+      // graphql-jit compiles each query once (cached per document) into plain JavaScript:
+      // a fifth less CPU on the dashboard, ~40% less on large nested answers (bench/results.md).
+      // Mutations and subscriptions keep graphql-js: they are small, and JIT has no
+      // subscription support for a schema without a Subscription type.
+      useGraphQlJit(
+        {},
+        { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation === 'query' },
+      ) as Plugin,
     ],
   });
 }

@@ -1,5 +1,12 @@
-import { GraphQLError } from 'graphql';
-import type { ExecutionResult } from 'graphql';
+import { GraphQLError, Kind, getOperationAST } from 'graphql';
+import type {
+  DocumentNode,
+  ExecutionResult,
+  FieldNode,
+  FragmentDefinitionNode,
+  OperationDefinitionNode,
+  SelectionSetNode,
+} from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { isGraphQLError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
@@ -50,6 +57,67 @@ function finalizeErrors(errors: readonly GraphQLError[]): void {
   }
 }
 
+/** The field node a response path points at: response keys (alias or name) through the selections, fragments included. */
+function fieldNodeAt(
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  path: ReadonlyArray<string | number>,
+): FieldNode | undefined {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+  const find = (set: SelectionSetNode, key: string, depth = 0): FieldNode | undefined => {
+    if (depth > 20) return undefined;
+    for (const sel of set.selections) {
+      if (sel.kind === Kind.FIELD) {
+        if ((sel.alias ?? sel.name).value === key) return sel;
+      } else {
+        const inner =
+          sel.kind === Kind.INLINE_FRAGMENT ? sel.selectionSet : fragments.get(sel.name.value)?.selectionSet;
+        const found = inner && find(inner, key, depth + 1);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  let set: SelectionSetNode | undefined = operation.selectionSet;
+  let node: FieldNode | undefined;
+  for (const key of path) {
+    if (typeof key === 'number') continue;
+    if (set === undefined) return undefined;
+    node = find(set, key);
+    if (node === undefined) return undefined;
+    set = node.selectionSet;
+  }
+  return node;
+}
+
+/**
+ * graphql-jit (used for queries) reports resolver errors with a path and plain `locations`
+ * but without AST nodes, and every later copy of an error (masking, Yoga's serialiser)
+ * rebuilds locations from the nodes. Attach the field's node from the document, so clients
+ * see the same errors whichever executor ran.
+ */
+function withLocations(
+  errors: readonly GraphQLError[],
+  document: DocumentNode,
+  operationName: string | null | undefined,
+): readonly GraphQLError[] {
+  if (!errors.some((e) => e.path !== undefined && e.nodes === undefined)) return errors;
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return errors;
+  return errors.map((e) => {
+    if (e.path === undefined || e.nodes !== undefined) return e;
+    const node = fieldNodeAt(document, operation, e.path);
+    if (!node) return e;
+    return new GraphQLError(e.message, {
+      nodes: [node],
+      path: e.path,
+      originalError: e.originalError,
+      extensions: e.extensions,
+    });
+  });
+}
+
 export function useErrorCodes(): Plugin {
   return {
     onResultProcess({ result }) {
@@ -78,18 +146,20 @@ export function useErrorCodes(): Plugin {
         if (!valid) setResult(result.map((e: unknown) => withCode(e, 'GRAPHQL_VALIDATION_FAILED')));
       };
     },
-    onExecute() {
+    onExecute({ args }) {
       return {
         onExecuteDone({ result, setResult }) {
           if (!('errors' in result) || !result.errors?.length) return;
+          let errors = withLocations(result.errors, args.document, args.operationName);
           // Variable coercion fails before any resolver runs: no data, no path.
-          if (result.data !== undefined && result.data !== null) return;
           // Past 50 problems graphql-js adds one "Too many errors processing variables" error.
           const isVariableError = (e: GraphQLError) =>
             e.path === undefined &&
             (e.message.startsWith('Variable "$') || e.message.startsWith('Too many errors processing variables'));
-          if (!result.errors.every(isVariableError)) return;
-          setResult({ ...result, errors: result.errors.map((e) => withCode(e, 'BAD_USER_INPUT') as GraphQLError) });
+          if ((result.data === undefined || result.data === null) && errors.every(isVariableError)) {
+            errors = errors.map((e) => withCode(e, 'BAD_USER_INPUT') as GraphQLError);
+          }
+          if (errors !== result.errors) setResult({ ...result, errors });
         },
       };
     },

@@ -61,6 +61,20 @@ describe('every row of the error table, through the real gateway', () => {
     }
   });
 
+  it('errors in a query point at the field: path and locations, through fragments and aliases', async () => {
+    stack.npmSim.addFault({ route: 'status.get', action: { type: 'error', status: 500 } });
+    const res = await stack.gql(
+      'query {\n  users(pageSize: 1) { totalRecords }\n  ...S\n}\nfragment S on Query {\n  st: azureStatus { state }\n}',
+    );
+    expect(res.body.errors).toEqual([
+      expect.objectContaining({
+        path: ['st'],
+        locations: [{ line: 6, column: 3 }],
+        extensions: expect.objectContaining({ code: 'UPSTREAM_ERROR' }),
+      }),
+    ]);
+  });
+
   it('a connection reset is UPSTREAM_UNAVAILABLE', async () => {
     stack.axisSim.addFault({ route: 'users.list', action: { type: 'reset' } });
     const res = await stack.gql(BOTH);
