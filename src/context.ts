@@ -14,9 +14,13 @@ export interface GatewayRequestContext {
   requestId: string;
   /** Who is calling (set by useClientAuth before the context is built). */
   principal: Principal;
-  log: Logger;
-  /** Passed to every upstream call made for this request: request id, logger and the request's deadline. */
-  call: CallContext;
+  /**
+   * Passed to every upstream call made for this request: request id, the request's logger
+   * (`call.log`, bound to the request id and made on first use; it lives here rather than on
+   * the context because envelop copies context properties, which would create it every time)
+   * and the request's deadline.
+   */
+  call: CallContext & { readonly log: Logger };
   loaders: Loaders;
   npm: NpmClient;
   axis: AxisClient;
@@ -57,7 +61,7 @@ export function createContextFactory(
     // The child logger is made on first use: most requests at `warn` never log a line.
     let log: Logger | undefined;
     const childLog = (): Logger => (log ??= deps.logger.child({ requestId }));
-    const call: CallContext = {
+    const call: CallContext & { readonly log: Logger } = {
       requestId,
       get log() {
         return childLog();
@@ -67,9 +71,6 @@ export function createContextFactory(
     return {
       requestId,
       principal: principals.get(request) ?? NOBODY,
-      get log() {
-        return childLog();
-      },
       call,
       loaders: createLoaders(deps, call),
       npm: deps.npm,

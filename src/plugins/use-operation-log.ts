@@ -42,11 +42,11 @@ export function useOperationLog(logger: Logger): Plugin<GatewayContext> {
           if (codes.includes('INTERNAL_SERVER_ERROR')) {
             for (const e of errors) {
               if (errorCodeOf(e) === undefined)
-                ctx.log.error({ err: e.originalError ?? e }, 'unexpected error in a resolver');
+                ctx.call.log.error({ err: e.originalError ?? e }, 'unexpected error in a resolver');
             }
           }
-          if (upstreamFailures.length) ctx.log.warn(entry, 'graphql operation with upstream failures');
-          else ctx.log.info(entry, 'graphql operation');
+          if (upstreamFailures.length) ctx.call.log.warn(entry, 'graphql operation with upstream failures');
+          else ctx.call.log.info(entry, 'graphql operation');
         },
       };
     },
