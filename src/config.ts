@@ -134,7 +134,6 @@ export interface GatewayConfig {
   port: number;
   host: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  upstreamTimeoutMs: number;
   resilience: ResilienceConfig;
   auth: AuthConfig;
   /** Requests per second per caller and the burst above it; rps 0 turns the limit off. */
@@ -254,7 +253,6 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
-    upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     resilience: {
       connectTimeoutMs: e.UPSTREAM_CONNECT_TIMEOUT_MS,
       npmTimeoutMs: e.NPM_TIMEOUT_MS ?? e.UPSTREAM_TIMEOUT_MS,

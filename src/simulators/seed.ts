@@ -142,8 +142,8 @@ const LAST_NAMES = [
   'Haddad',
 ] as const;
 
-/** mulberry32: tiny, fast, good enough for picking seed memberships reproducibly. */
-function mulberry32(seed: number): () => number {
+/** mulberry32: tiny, fast, good enough for reproducible choices (seed memberships, test mixes). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -24,7 +24,6 @@ export function createUpstreams(
   config: GatewayConfig,
   logger: Logger,
   onCall?: (event: UpstreamCallEvent) => void,
-  overrides: Partial<ResilienceOptions> = {},
 ): Upstreams {
   const r = config.resilience;
   const resilience: Partial<ResilienceOptions> = {
@@ -34,7 +33,6 @@ export function createUpstreams(
     maxQueue: r.maxQueue,
     breakerThreshold: r.breakerThreshold,
     breakerHalfOpenMs: r.breakerHalfOpenMs,
-    ...overrides,
   };
   const npmHttp = new UpstreamHttp({
     upstream: 'npm',

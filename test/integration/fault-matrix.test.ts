@@ -238,8 +238,8 @@ const ROWS: Row[] = [
     extensions: { upstream: 'npm', upstreamStatus: 429, retryAfterSeconds: 1 },
   },
   // ---- hang (no answer; UPSTREAM_TIMEOUT_MS=750 per attempt) ------------------------------
-  // No lower time bound here: undici's headersTimeout runs on its coarse "fast timers"
-  // (499 ms ticks), so an attempt may end up to ~0.5 s before UPSTREAM_TIMEOUT_MS.
+  // Each attempt lasts the full UPSTREAM_TIMEOUT_MS: the gateway's own timer is exact
+  // (undici's coarse header/body timers only back it up), so the lower bounds hold.
   {
     fault: 'hang',
     operation: 'query (Axis users.list)',
@@ -248,6 +248,7 @@ const ROWS: Row[] = [
     code: 'UPSTREAM_TIMEOUT',
     data: { ...NPM_OK, users: null },
     calls: { 'npm:status.get': 1, 'axis:users.list': 3 },
+    minMs: 3 * 750,
   },
   {
     fault: 'hang ×1',
@@ -267,6 +268,7 @@ const ROWS: Row[] = [
     code: 'UPSTREAM_TIMEOUT',
     data: null,
     calls: { 'axis:users.create': 1 },
+    minMs: 750,
     writes: { measure: WRITES.createUser, expected: 0 },
   },
   // ---- malformed JSON / wrong shape on a 200 -------------------------------------------------

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codes, startStack } from '../helpers/stack.js';
+import { mulberry32 } from '../../src/simulators/seed.js';
 import type { GraphQLResponse, Stack } from '../helpers/stack.js';
 
 /**
@@ -47,18 +48,6 @@ const QUERIES = [
   '{ groups(pageSize: 3) { totalRecords nodes { id name } } }',
 ];
 
-/** mulberry32: a tiny seeded PRNG for the operation mix. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface WriteOutcome {
   userName: string;
   /** The id the client was given, when any answer to this write was a success. */
@@ -93,7 +82,7 @@ describe('load with random upstream faults', () => {
       sim.addFault({ probability: FAULT_PROBABILITY, action: { type: 'error', status: 500 } });
     }
 
-    const random = prng(SEED);
+    const random = mulberry32(SEED); // seeded operation mix
     const responses: GraphQLResponse[] = [];
     const writes: WriteOutcome[] = [];
     let retries = 0;

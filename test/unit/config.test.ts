@@ -24,7 +24,7 @@ describe('loadConfig', () => {
       port: 4000,
       host: '0.0.0.0',
       logLevel: 'info',
-      upstreamTimeoutMs: 10_000,
+      resilience: { npmTimeoutMs: 10_000, axisTimeoutMs: 10_000 },
       npm: {
         baseUrl: 'https://npm.example.com',
         auth: { kind: 'token', accessToken: 'npm-token' },
