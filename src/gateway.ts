@@ -77,25 +77,55 @@ export const OPERATION_LIMITS = {
   maxDirectives: 20,
 } as const;
 
+/** A JWT's header, or undefined when it is not readable JSON. */
+function jwtHeader(token: string): { alg?: unknown; kid?: unknown } | undefined {
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
+    return header !== null && typeof header === 'object' ? (header as { alg?: unknown; kid?: unknown }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function jwtPlugin(config: GatewayConfig): Plugin | undefined {
   const jwt = config.auth.jwt;
   if (config.auth.disabled || jwt === undefined) return undefined;
+  // A token with a `kid` is checked against the JWKS, one without against the shared secret
+  // (jwks-rsa would otherwise hand out its only key for any token). Only the algorithms of
+  // configured keys are accepted, and jsonwebtoken refuses a public key as an HMAC secret.
   const providers: GetSigningKeyFunction[] = [];
-  if (jwt.secret !== undefined) providers.push(createInlineSigningKeyProvider(jwt.secret));
-  if (jwt.jwksUrl !== undefined)
-    providers.push(
-      createRemoteJwksSigningKeyProvider({ jwksUri: jwt.jwksUrl, cache: true, rateLimit: true, timeout: 5_000 }),
-    );
+  const algorithms: Array<'RS256' | 'ES256' | 'HS256'> = [];
+  if (jwt.jwksUrl !== undefined) {
+    const jwks = createRemoteJwksSigningKeyProvider({
+      jwksUri: jwt.jwksUrl,
+      cache: true,
+      rateLimit: true,
+      timeout: 5_000,
+    });
+    providers.push((kid) => (kid === undefined ? '' : jwks(kid)));
+    algorithms.push('RS256', 'ES256');
+  }
+  if (jwt.secret !== undefined) {
+    providers.push(createInlineSigningKeyProvider(jwt.secret));
+    algorithms.push('HS256');
+  }
   return useJWT({
     signingKeyProviders: providers as [GetSigningKeyFunction, ...GetSigningKeyFunction[]],
+    // Only tokens some configured key could verify reach the plugin (it answers 500 when no
+    // provider has a key); every other bearer is left to useClientAuth, which refuses it as
+    // UNAUTHENTICATED.
     tokenLookupLocations: [
       ({ request }) => {
         const token = jwtBearerOf(request);
-        return token === undefined ? undefined : { token, prefix: 'Bearer' };
+        const header = token === undefined ? undefined : jwtHeader(token);
+        if (token === undefined || header === undefined || !algorithms.includes(header.alg as 'HS256'))
+          return undefined;
+        if (header.alg !== 'HS256' && header.kid === undefined) return undefined;
+        return { token, prefix: 'Bearer' };
       },
     ],
     tokenVerification: {
-      algorithms: jwt.secret !== undefined && jwt.jwksUrl === undefined ? ['HS256'] : ['HS256', 'RS256', 'ES256'],
+      algorithms,
       ...(jwt.issuer !== undefined ? { issuer: jwt.issuer } : {}),
       ...(jwt.audience !== undefined ? { audience: jwt.audience } : {}),
     },

@@ -173,8 +173,29 @@ describe('JWTs from a JWKS endpoint (RS256) and a custom roles claim', () => {
       expect(codes(viewer)).toEqual(['FORBIDDEN']);
       // API keys keep working next to JWTs.
       expect((await s.gql(QUERY, undefined, bearer(VIEWER_KEY))).body.errors).toBeUndefined();
+      // JWKS alone accepts no HS256 token, whatever secret signed it.
+      expect(codes(await s.gql(QUERY, undefined, bearer(await hs256({ sub: 'x', roles: ['admin'] }))))).toEqual([
+        'UNAUTHENTICATED',
+      ]);
     } finally {
       await s.close();
+    }
+    // With a shared secret as well, both kinds of token are accepted.
+    const both = await startStack({
+      env: { AUTH_JWKS_URL: jwksUrl, AUTH_JWT_SECRET: SECRET, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE },
+    });
+    try {
+      const rs = await new SignJWT({ sub: 'svc', roles: ['viewer'] })
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setExpirationTime('5m')
+        .sign(privateKey);
+      expect((await both.gql(QUERY, undefined, bearer(rs))).body.errors).toBeUndefined();
+      const hs = await hs256({ sub: 'alice', roles: ['viewer'] });
+      expect((await both.gql(QUERY, undefined, bearer(hs))).body.errors).toBeUndefined();
+    } finally {
+      await both.close();
       jwks.close();
     }
   });
