@@ -86,6 +86,13 @@ const envSchema = z.object({
     .min(1024)
     .max(100 * 1024 * 1024)
     .default(2 * 1024 * 1024),
+  METRICS_ENABLED: bool(true),
+  METRICS_TOKEN: optionalText,
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalText.pipe(httpUrl.optional()),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalText.pipe(httpUrl.optional()),
+  OTEL_EXPORTER_OTLP_HEADERS: optionalText,
+  OTEL_SERVICE_NAME: z.string().min(1).default('npm-axis-gateway'),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number({ message: 'must be a number from 0 to 1' }).min(0).max(1).default(1),
 });
 
 export type NpmAuthConfig =
@@ -145,6 +152,10 @@ export interface GatewayConfig {
   graphiql: boolean;
   maxRequestBodyBytes: number;
   shutdownTimeoutMs: number;
+  /** `GET /metrics` (Prometheus text); behind `Authorization: Bearer <token>` when a token is set. */
+  metrics: { enabled: boolean; token: string | undefined };
+  /** OpenTelemetry tracing; undefined (the default) means off, with no tracing code on the request path. */
+  tracing: TracingConfig | undefined;
   npm: {
     baseUrl: string;
     auth: NpmAuthConfig;
@@ -158,6 +169,35 @@ export interface GatewayConfig {
     apiToken: string;
     autoCommit: boolean;
   };
+}
+
+export interface TracingConfig {
+  /** OTLP/HTTP traces URL, e.g. http://otel-collector:4318/v1/traces. */
+  tracesUrl: string;
+  /** Sent with every export (collector credentials): write-only, never logged. */
+  headers: Record<string, string>;
+  serviceName: string;
+  /** Share of new traces recorded (a caller's sampled `traceparent` is always followed). */
+  sampleRatio: number;
+}
+
+/** `OTEL_EXPORTER_OTLP_HEADERS="api-key=abc,x-team=web"`, values URL-encoded (the OTel spec's format). */
+function parseOtlpHeaders(text: string | undefined, problems: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (text === undefined) return headers;
+  text.split(',').forEach((raw, i) => {
+    if (raw.trim() === '') return;
+    const at = raw.indexOf('=');
+    const name = raw.slice(0, at).trim();
+    if (at <= 0 || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name))
+      return void problems.push(`OTEL_EXPORTER_OTLP_HEADERS entry ${i + 1} must look like name=value`);
+    try {
+      headers[name.toLowerCase()] = decodeURIComponent(raw.slice(at + 1).trim());
+    } catch {
+      problems.push(`OTEL_EXPORTER_OTLP_HEADERS entry ${i + 1} has a badly encoded value`);
+    }
+  });
+  return headers;
 }
 
 export class ConfigError extends Error {
@@ -238,6 +278,13 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
     if (!/^https?:\/\/[^/\s]+$/.test(origin))
       problems.push(`CORS_ORIGINS entry "${origin}" must be an origin such as https://app.example.com`);
   }
+  if (e.METRICS_TOKEN !== undefined && (e.METRICS_TOKEN.length < 16 || /\s/.test(e.METRICS_TOKEN)))
+    problems.push('METRICS_TOKEN must be at least 16 characters without spaces');
+  const otlpHeaders = parseOtlpHeaders(e.OTEL_EXPORTER_OTLP_HEADERS, problems);
+  // The spec's rule: the generic endpoint gets the signal's path appended, the per-signal one is used as is.
+  const tracesUrl =
+    e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    (e.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined ? `${e.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces` : undefined);
   if (problems.length > 0) throw new ConfigError(problems);
   let ca: string | undefined;
   if (e.NPM_CA_FILE !== undefined) {
@@ -284,6 +331,16 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
     graphiql: e.GRAPHIQL ?? !production,
     maxRequestBodyBytes: e.MAX_REQUEST_BODY_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    metrics: { enabled: e.METRICS_ENABLED, token: e.METRICS_TOKEN },
+    tracing:
+      tracesUrl === undefined
+        ? undefined
+        : {
+            tracesUrl,
+            headers: otlpHeaders,
+            serviceName: e.OTEL_SERVICE_NAME,
+            sampleRatio: e.OTEL_TRACES_SAMPLER_ARG,
+          },
     npm: {
       baseUrl: e.NPM_BASE_URL,
       auth:

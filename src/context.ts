@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Context as TraceContext } from '@opentelemetry/api';
 import type { YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { NOBODY } from './auth/principal.js';
@@ -51,6 +52,8 @@ export function createContextFactory(
   deps: ContextDeps,
   requestIds: WeakMap<Request, string>,
   principals: WeakMap<Request, Principal>,
+  /** The operation span's context per request, when tracing is on. */
+  traces?: WeakMap<Request, TraceContext>,
 ) {
   return ({ request }: YogaInitialContext): GatewayRequestContext => {
     let requestId = requestIds.get(request);
@@ -68,6 +71,8 @@ export function createContextFactory(
       },
       deadline: Date.now() + deps.requestTimeoutMs,
     };
+    const trace = traces?.get(request);
+    if (trace !== undefined) call.trace = trace;
     return {
       requestId,
       principal: principals.get(request) ?? NOBODY,

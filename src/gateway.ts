@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { getOperationAST } from 'graphql';
+import type { Context as TraceContext } from '@opentelemetry/api';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
@@ -16,13 +17,18 @@ import type { GatewayConfig } from './config.js';
 import { createContextFactory } from './context.js';
 import type { GatewayContext, GatewayRequestContext } from './context.js';
 import { UpstreamError, maskError } from './errors.js';
+import { createMetrics } from './metrics.js';
+import type { GatewayMetrics } from './metrics.js';
+import type { Tracing } from './tracing.js';
 import { useAuditLog } from './plugins/use-audit-log.js';
 import { useErrorCodes } from './plugins/use-error-codes.js';
 import { useIdempotency } from './plugins/use-idempotency.js';
+import { useMetrics } from './plugins/use-metrics.js';
 import { useOperationLog } from './plugins/use-operation-log.js';
 import { useReadiness } from './plugins/use-readiness.js';
 import { useRequestGuard } from './plugins/use-request-guard.js';
 import { useRequestId } from './plugins/use-request-id.js';
+import { useTracing } from './plugins/use-tracing.js';
 import { resolvers } from './resolvers/index.js';
 import { MemoryIdempotencyStore } from './stores/idempotency.js';
 import type { IdempotencyStore } from './stores/idempotency.js';
@@ -54,6 +60,13 @@ export interface GatewayDeps {
   draining?: () => boolean;
   /** What GraphiQL's Headers tab starts with (the demo puts its key there). */
   graphiqlHeaders?: Record<string, string>;
+  /**
+   * The registry `/metrics` serves, shared with the upstream layer's hooks (see
+   * startGateway). Without one, a registry of GraphQL metrics only is made here.
+   */
+  metrics?: GatewayMetrics;
+  /** OpenTelemetry tracing; absent means off. */
+  tracing?: Tracing;
 }
 
 /** GraphiQL's first document: how to authenticate, then the dashboard. */
@@ -145,6 +158,8 @@ export function createGateway({
   stores = {},
   draining = () => false,
   graphiqlHeaders = { Authorization: 'Bearer <your API key or JWT>' },
+  metrics = config.metrics.enabled ? createMetrics() : undefined,
+  tracing,
 }: GatewayDeps): Gateway {
   const schema = makeExecutableSchema<GatewayContext>({
     typeDefs: readFileSync(SCHEMA_PATH, 'utf8'),
@@ -168,6 +183,7 @@ export function createGateway({
       runningTtlMs: config.resilience.requestTimeoutMs + 5_000,
     });
   const jwt = jwtPlugin(config);
+  const traces = tracing ? new WeakMap<Request, TraceContext>() : undefined;
   return createYoga<Record<string, unknown>, GatewayRequestContext>({
     schema,
     context: createContextFactory(
@@ -180,6 +196,7 @@ export function createGateway({
       },
       requestIds,
       principals,
+      traces,
     ),
     maskedErrors: { maskError },
     graphqlEndpoint: '/graphql',
@@ -226,10 +243,12 @@ export function createGateway({
       },
     },
     plugins: [
+      ...(tracing && traces ? [useTracing({ tracing, traces })] : []),
       useRequestId(requestIds),
       useReadiness({ npm: upstreams.npm, axis: upstreams.axis, logger, draining }),
       useRequestGuard('/graphql', config.maxRequestBodyBytes),
       useErrorCodes(),
+      ...(config.metrics.enabled && metrics ? [useMetrics({ metrics, token: config.metrics.token })] : []),
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization', 'x-request-id'] }),
       EnvelopArmorPlugin({
         maxDepth: { n: OPERATION_LIMITS.maxDepth, flattenFragments: true },

@@ -5,7 +5,11 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
 import { createGateway } from './gateway.js';
 import type { GatewayDeps } from './gateway.js';
+import { createMetrics } from './metrics.js';
+import { startTracing } from './tracing.js';
+import type { GatewayMetrics } from './metrics.js';
 import { createUpstreams } from './upstreams/index.js';
+import type { Upstreams } from './upstreams/index.js';
 
 export interface RunningGateway {
   server: Server;
@@ -19,15 +23,54 @@ export interface RunningGateway {
   close(graceMs?: number): Promise<void>;
 }
 
+export interface GatewayParts {
+  gateway: ReturnType<typeof createGateway>;
+  upstreams: Upstreams;
+  metrics: GatewayMetrics | undefined;
+}
+
+/**
+ * The singletons, wired: metrics and tracing hooks into the upstream clients, and the
+ * gateway over them. `tracing` comes from startTracing (or a test's in-memory exporter).
+ */
+export function composeGateway(
+  config: GatewayConfig,
+  logger: Logger,
+  options: Pick<GatewayDeps, 'graphiqlHeaders' | 'draining' | 'tracing'> & { processMetrics?: boolean } = {},
+): GatewayParts {
+  const { tracing, processMetrics = false, ...rest } = options;
+  const metrics = config.metrics.enabled ? createMetrics({ processMetrics }) : undefined;
+  const upstreams = createUpstreams(config, logger, {
+    ...(metrics ? { onCall: metrics.upstreamCall, onNpmLogin: metrics.npmLogin } : {}),
+    ...(tracing ? { tracing } : {}),
+  });
+  metrics?.watchCircuits(upstreams.circuits);
+  const gateway = createGateway({
+    config,
+    logger,
+    upstreams,
+    ...(metrics ? { metrics } : {}),
+    ...(tracing ? { tracing } : {}),
+    ...rest,
+  });
+  return { gateway, upstreams, metrics };
+}
+
 /** Builds the singletons (upstream clients, gateway) and binds the gateway to a port. */
 export async function startGateway(
   config: GatewayConfig,
   logger: Logger,
   options: Pick<GatewayDeps, 'graphiqlHeaders'> = {},
 ): Promise<RunningGateway> {
-  const upstreams = createUpstreams(config, logger);
+  const tracing = config.tracing ? await startTracing(config.tracing) : undefined;
+  if (config.tracing) logger.info({ url: config.tracing.tracesUrl }, 'exporting traces over OTLP/HTTP');
   let draining = false;
-  const gateway = createGateway({ config, logger, upstreams, draining: () => draining, ...options });
+  const { gateway, upstreams } = composeGateway(config, logger, {
+    ...options,
+    ...(tracing ? { tracing } : {}),
+    draining: () => draining,
+    processMetrics: true,
+  });
   const server = createServer(gateway);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -60,6 +103,8 @@ export async function startGateway(
       clearTimeout(force);
       if (timedOut) await upstreams.destroy();
       else await upstreams.close();
+      // Exports the spans still buffered.
+      await tracing?.shutdown().catch((err: unknown) => logger.warn({ err }, 'trace export failed at shutdown'));
     },
   };
 }

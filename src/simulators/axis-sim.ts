@@ -16,7 +16,15 @@ import { z } from 'zod';
 import { describeZodError } from './faults.js';
 import { createAxisSeed } from './seed.js';
 import type { SeedUser } from './seed.js';
-import type { Route, RouteLookup, SimRequest, SimResponse, SimVendor, Simulator } from './sim-server.js';
+import type {
+  Route,
+  RouteLookup,
+  SimRequest,
+  SimResponse,
+  SimServerOptions,
+  SimVendor,
+  Simulator,
+} from './sim-server.js';
 import { NO_CONTENT, bearerToken, createSimServer, jsonReply, parseJsonBody } from './sim-server.js';
 
 export const AXIS_ROUTE_NAMES = [
@@ -47,6 +55,8 @@ export interface AxisSimulatorOptions {
   readonly log?: boolean;
   /** Uniform in [0, 1) for fault rules with `probability`; seed it for deterministic tests. Default `Math.random`. */
   readonly random?: () => number;
+  /** Sees every API request (route name and headers) as it arrives: tests check what the gateway sends. */
+  readonly onRequest?: SimServerOptions['onRequest'];
 }
 
 export interface AxisSimState {
@@ -891,5 +901,5 @@ export function createAxisSimulator(options: AxisSimulatorOptions = {}): AxisSim
     },
   };
 
-  return createSimServer(vendor, { log: options.log, random: options.random });
+  return createSimServer(vendor, { log: options.log, random: options.random, onRequest: options.onRequest });
 }

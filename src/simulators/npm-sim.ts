@@ -13,7 +13,15 @@ import { z } from 'zod';
 import { describeZodError } from './faults.js';
 import { SEED_AZURE_ACCOUNTS } from './seed.js';
 import type { SeedAzureAccount } from './seed.js';
-import type { Route, RouteLookup, SimRequest, SimResponse, SimVendor, Simulator } from './sim-server.js';
+import type {
+  Route,
+  RouteLookup,
+  SimRequest,
+  SimResponse,
+  SimServerOptions,
+  SimVendor,
+  Simulator,
+} from './sim-server.js';
 import { NO_CONTENT, bearerToken, createSimServer, jsonReply, parseJsonBody } from './sim-server.js';
 
 export const NPM_TOKEN_PATH = '/api/mgmt.aaa/1.0/token';
@@ -52,6 +60,8 @@ export interface NpmSimulatorOptions {
   readonly log?: boolean;
   /** Uniform in [0, 1) for fault rules with `probability`; seed it for deterministic tests. Default `Math.random`. */
   readonly random?: () => number;
+  /** Sees every API request (route name and headers) as it arrives: tests check what the gateway sends. */
+  readonly onRequest?: SimServerOptions['onRequest'];
   /** Clock in epoch milliseconds, injectable so tests can age tokens. */
   readonly now?: () => number;
 }
@@ -416,5 +426,5 @@ export function createNpmSimulator(options: NpmSimulatorOptions = {}): NpmSimula
   };
 
   resetData();
-  return createSimServer(vendor, { log: options.log, random: options.random });
+  return createSimServer(vendor, { log: options.log, random: options.random, onRequest: options.onRequest });
 }

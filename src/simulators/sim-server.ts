@@ -92,6 +92,8 @@ export interface SimServerOptions {
   readonly log?: boolean | undefined;
   /** Uniform in [0, 1) for probabilistic fault rules; default `Math.random`. */
   readonly random?: (() => number) | undefined;
+  /** Sees every API request (route name and headers) as it arrives. */
+  readonly onRequest?: ((route: string, headers: IncomingHttpHeaders) => void) | undefined;
 }
 
 export function jsonReply(status: number, value: unknown, headers?: Record<string, string>): SimResponse {
@@ -307,6 +309,7 @@ export function createSimServer<State>(vendor: SimVendor<State>, options: SimSer
 
       const route = found.route;
       counter.hit(route.name);
+      options.onRequest?.(route.name, req.headers);
 
       let body: Buffer;
       try {

@@ -11,12 +11,15 @@ import {
   handleWhen,
 } from 'cockatiel';
 import type { BulkheadPolicy, CircuitBreakerPolicy } from 'cockatiel';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import { UpstreamError } from '../errors.js';
 import type { UpstreamName } from '../errors.js';
+import type { Tracing } from '../tracing.js';
 
 /**
  * The only place that speaks HTTP to an upstream: one keep-alive undici Pool per upstream,
@@ -78,8 +81,10 @@ export interface UpstreamHttpOptions {
   /** Reads the vendor's error body (Riverbed `{error_id, error_text}`, Axis `{status, details}`). */
   parseErrorBody: (body: unknown) => VendorErrorBody;
   tls?: { rejectUnauthorized: boolean; ca?: string | undefined };
-  /** Called once per finished call; the seam for metrics and tracing. */
+  /** Called once per finished attempt; the seam for metrics. */
   onCall?: (event: UpstreamCallEvent) => void;
+  /** A CLIENT span per attempt, with `traceparent` sent upstream; absent when tracing is off. */
+  tracing?: Tracing;
   /** Largest response body accepted; a bigger one is UPSTREAM_BAD_RESPONSE, not an out-of-memory crash. */
   maxBodyBytes?: number;
 }
@@ -119,6 +124,8 @@ export interface CallContext {
   signal?: AbortSignal;
   /** `Date.now()` value by which the whole GraphQL request must be done; no call outlives it. */
   deadline?: number;
+  /** The GraphQL operation's span (when tracing is on): upstream spans are its children. */
+  trace?: Context;
 }
 
 export interface UpstreamRequest<T> {
@@ -203,6 +210,7 @@ export class UpstreamHttp {
   readonly upstream: UpstreamName;
   private readonly pool: Pool;
   private readonly basePath: string;
+  private readonly baseUrl: URL;
   private readonly maxBodyBytes: number;
   private readonly resilience: ResilienceOptions;
   private readonly breaker: CircuitBreakerPolicy;
@@ -211,6 +219,7 @@ export class UpstreamHttp {
   constructor(private readonly options: UpstreamHttpOptions) {
     this.upstream = options.upstream;
     const url = new URL(options.baseUrl);
+    this.baseUrl = url;
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.resilience = { ...DEFAULTS, ...options.resilience };
@@ -298,23 +307,52 @@ export class UpstreamHttp {
     const deadline = req.call?.deadline;
     const budget =
       deadline === undefined ? this.options.timeoutMs : Math.min(this.options.timeoutMs, deadline - Date.now());
+    const span = this.options.tracing && this.startSpan(req, attempt);
     try {
       if (budget <= 0) throw new UpstreamError('timeout', this.upstream, { local: 'deadline', notSent: true });
       const timer = AbortSignal.timeout(budget);
       const signal = req.call?.signal ? AbortSignal.any([timer, req.call.signal]) : timer;
       const result = await this.bulkhead
-        .execute(() => this.breaker.execute(() => this.send(req, signal, timer, (s) => (status = s))), signal)
+        .execute(() => this.breaker.execute(() => this.send(req, signal, timer, (s) => (status = s), span)), signal)
         .catch((err: unknown) => {
           throw this.localError(err, timer);
         });
       this.finish(req, status, started, undefined, attempt);
+      span?.setAttribute('http.response.status_code', status ?? 0).end();
       return result;
     } catch (err) {
       const failure = err instanceof UpstreamError ? err.failure : 'unavailable';
       const local = err instanceof UpstreamError ? err.details.local : undefined;
       this.finish(req, status, started, failure, attempt, local);
+      if (span) {
+        if (status !== undefined) span.setAttribute('http.response.status_code', status);
+        span.setAttribute('error.type', local ?? failure);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof UpstreamError ? err.message : 'failed' });
+        span.end();
+      }
       throw err;
     }
+  }
+
+  /** An attempt's CLIENT span, child of the GraphQL operation's span (OTel HTTP client conventions). */
+  private startSpan(req: UpstreamRequest<unknown>, attempt: number): Span {
+    const url = this.baseUrl;
+    return this.options.tracing!.tracer.startSpan(
+      `${req.method} ${this.upstream} ${req.route}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'http.request.method': req.method,
+          'server.address': url.hostname,
+          'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+          'url.full': url.origin + this.basePath + req.path,
+          'gateway.upstream': this.upstream,
+          'gateway.upstream.route': req.route,
+          ...(attempt > 0 ? { 'http.request.resend_count': attempt } : {}),
+        },
+      },
+      req.call?.trace ?? ROOT_CONTEXT,
+    );
   }
 
   /** cockatiel's own refusals, as upstream errors a client understands. */
@@ -335,12 +373,14 @@ export class UpstreamHttp {
     signal: AbortSignal,
     timer: AbortSignal,
     onStatus: (status: number) => void,
+    span: Span | undefined,
   ): Promise<T> {
     const search = req.query
       ? '?' + new URLSearchParams(Object.entries(req.query).map(([k, v]) => [k, String(v)])).toString()
       : '';
     const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
     if (req.call?.requestId !== undefined) headers['x-request-id'] = req.call.requestId;
+    if (span) this.options.tracing!.inject(span, headers);
     let body: string | undefined;
     if (req.body !== undefined) {
       body = JSON.stringify(req.body);

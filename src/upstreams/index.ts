@@ -4,6 +4,7 @@ import { AxisClient } from './axis/client.js';
 import { parseAxisErrorBody } from './axis/types.js';
 import { UpstreamHttp } from './http.js';
 import type { CircuitStateName, ResilienceOptions, UpstreamCallEvent } from './http.js';
+import type { Tracing } from '../tracing.js';
 import { createNpmTokenSource } from './npm/auth.js';
 import { NpmClient } from './npm/client.js';
 import { parseNpmErrorBody } from './npm/types.js';
@@ -19,12 +20,16 @@ export interface Upstreams {
   destroy(): Promise<void>;
 }
 
+/** Where metrics and traces hook into the upstream layer. */
+export interface UpstreamHooks {
+  onCall?: (event: UpstreamCallEvent) => void;
+  onNpmLogin?: (outcome: 'success' | 'failure') => void;
+  tracing?: Tracing;
+}
+
 /** One pool and one client per upstream, built once per process. */
-export function createUpstreams(
-  config: GatewayConfig,
-  logger: Logger,
-  onCall?: (event: UpstreamCallEvent) => void,
-): Upstreams {
+export function createUpstreams(config: GatewayConfig, logger: Logger, hooks: UpstreamHooks = {}): Upstreams {
+  const { onCall, tracing } = hooks;
   const r = config.resilience;
   const resilience: Partial<ResilienceOptions> = {
     connectTimeoutMs: r.connectTimeoutMs,
@@ -43,6 +48,7 @@ export function createUpstreams(
     parseErrorBody: parseNpmErrorBody,
     tls: { rejectUnauthorized: config.npm.tlsRejectUnauthorized, ca: config.npm.ca },
     onCall,
+    ...(tracing ? { tracing } : {}),
   });
   const axisHttp = new UpstreamHttp({
     upstream: 'axis',
@@ -52,8 +58,13 @@ export function createUpstreams(
     logger,
     parseErrorBody: parseAxisErrorBody,
     onCall,
+    ...(tracing ? { tracing } : {}),
   });
-  const npm = new NpmClient(npmHttp, createNpmTokenSource(config.npm.auth, npmHttp, logger), logger);
+  const npm = new NpmClient(
+    npmHttp,
+    createNpmTokenSource(config.npm.auth, npmHttp, logger, Date.now, hooks.onNpmLogin),
+    logger,
+  );
   const axis = new AxisClient(axisHttp, config.axis.apiPrefix, config.axis.apiToken);
   return {
     npm,

@@ -3,9 +3,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { loadConfig } from '../../src/config.js';
-import { createGateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
-import { createUpstreams } from '../../src/upstreams/index.js';
+import type { GatewayMetrics } from '../../src/metrics.js';
+import { composeGateway } from '../../src/server.js';
+import type { Tracing } from '../../src/tracing.js';
 import type { Upstreams } from '../../src/upstreams/index.js';
 import { createAxisSimulator } from '../../src/simulators/axis-sim.js';
 import type { AxisSimulator, AxisSimulatorOptions } from '../../src/simulators/axis-sim.js';
@@ -33,6 +34,8 @@ export interface Stack {
   npmSim: NpmSimulator;
   axisSim: AxisSimulator;
   upstreams: Upstreams;
+  /** The registry `/metrics` serves (undefined with METRICS_ENABLED=false). */
+  metrics: GatewayMetrics | undefined;
   url: string;
   /** Every log line the gateway wrote, at trace level. */
   logs: string[];
@@ -48,6 +51,8 @@ export interface StackOptions {
   env?: Record<string, string | undefined>;
   npm?: NpmSimulatorOptions;
   axis?: AxisSimulatorOptions;
+  /** OpenTelemetry tracing (a test's in-memory exporter); off by default, as in production. */
+  tracing?: Tracing;
 }
 
 /**
@@ -76,8 +81,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...options.env,
   });
   const logger = createLogger('trace', { write: (line: string) => void logs.push(line) });
-  const upstreams = createUpstreams(config, logger);
-  const gateway = createGateway({ config, logger, upstreams });
+  const { gateway, upstreams, metrics } = composeGateway(config, logger, {
+    ...(options.tracing ? { tracing: options.tracing } : {}),
+  });
   const server: Server = createServer(gateway);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -86,6 +92,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     npmSim,
     axisSim,
     upstreams,
+    metrics,
     url,
     logs,
     async gql(query, variables, headers = {}) {

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -111,5 +113,41 @@ describe('graceful shutdown', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(await inFlight).toBeInstanceOf(Error);
     expect(logs.join('')).toContain('did not finish in time');
+  });
+});
+
+describe('the production server with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+  it('exports operation and upstream spans over OTLP/HTTP with the configured headers, flushed at shutdown', async () => {
+    const exports: Array<{ path: string; headers: Record<string, unknown>; body: string }> = [];
+    const collector = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        exports.push({ path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => collector.close(() => resolve())));
+    const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+    const { gateway, logs, markClosed } = await boot({
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-collector-key=collector-secret-1234',
+      OTEL_SERVICE_NAME: 'gateway-under-test',
+    });
+    const res = await query(gateway.url, 'query Traced { azureStatus { state } }');
+    expect(res.status).toBe(200);
+    expect(res.body['errors']).toBeUndefined();
+    await gateway.close(1_000);
+    markClosed();
+    expect(exports.length).toBeGreaterThan(0);
+    expect(exports.every((e) => e.path === '/v1/traces')).toBe(true);
+    expect(exports[0]!.headers['x-collector-key']).toBe('collector-secret-1234');
+    const body = exports.map((e) => e.body).join('\n');
+    expect(body).toContain('gateway-under-test');
+    expect(body).toContain('query Traced');
+    expect(body).toContain('GET npm status.get');
+    // The collector's credential is write-only: never logged.
+    expect(logs.join('')).not.toContain('collector-secret-1234');
   });
 });

@@ -154,3 +154,52 @@ describe('client auth and abuse settings', () => {
     });
   });
 });
+
+describe('observability settings', () => {
+  it('defaults: /metrics on and open, tracing off', () => {
+    expect(loadConfig(base)).toMatchObject({ metrics: { enabled: true, token: undefined }, tracing: undefined });
+  });
+
+  it('derives the OTLP traces URL the way the OpenTelemetry spec says, and parses exporter headers', () => {
+    expect(
+      loadConfig({
+        ...base,
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
+        OTEL_EXPORTER_OTLP_HEADERS: 'api-key=a%2Cb%3D1, X-Team = web',
+      }).tracing,
+    ).toEqual({
+      tracesUrl: 'http://collector:4318/v1/traces',
+      headers: { 'api-key': 'a,b=1', 'x-team': 'web' },
+      serviceName: 'npm-axis-gateway',
+      sampleRatio: 1,
+    });
+    expect(
+      loadConfig({
+        ...base,
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://traces.example.com/otlp',
+        OTEL_TRACES_SAMPLER_ARG: '0.25',
+      }).tracing,
+    ).toMatchObject({ tracesUrl: 'https://traces.example.com/otlp', sampleRatio: 0.25 });
+  });
+
+  it('names bad observability settings, never echoing a token or header value', () => {
+    const found = problems({
+      ...base,
+      METRICS_TOKEN: 'short',
+      METRICS_ENABLED: 'maybe',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318',
+      OTEL_TRACES_SAMPLER_ARG: '2',
+    });
+    expect(found).toEqual([
+      expect.stringMatching(/^METRICS_ENABLED /),
+      expect.stringMatching(/^OTEL_EXPORTER_OTLP_ENDPOINT /),
+      expect.stringMatching(/^OTEL_TRACES_SAMPLER_ARG /),
+    ]);
+    expect(problems({ ...base, METRICS_TOKEN: 'short', OTEL_EXPORTER_OTLP_HEADERS: 'novalue,=x' })).toEqual([
+      'METRICS_TOKEN must be at least 16 characters without spaces',
+      'OTEL_EXPORTER_OTLP_HEADERS entry 1 must look like name=value',
+      'OTEL_EXPORTER_OTLP_HEADERS entry 2 must look like name=value',
+    ]);
+  });
+});

@@ -27,6 +27,8 @@ export function createNpmTokenSource(
   http: UpstreamHttp,
   logger: Logger,
   now: () => number = Date.now,
+  /** Counts logins for metrics. */
+  onLogin?: (outcome: 'success' | 'failure') => void,
 ): NpmTokenSource {
   if (auth.kind === 'token') {
     return {
@@ -68,9 +70,20 @@ export function createNpmTokenSource(
   return {
     token() {
       if (cached && now() < cached.renewAt) return Promise.resolve(cached.token);
-      inFlight ??= login().finally(() => {
-        inFlight = undefined;
-      });
+      inFlight ??= login()
+        .then(
+          (token) => {
+            onLogin?.('success');
+            return token;
+          },
+          (err: unknown) => {
+            onLogin?.('failure');
+            throw err;
+          },
+        )
+        .finally(() => {
+          inFlight = undefined;
+        });
       return inFlight;
     },
     invalidate(rejected) {

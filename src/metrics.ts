@@ -1,0 +1,124 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CircuitStateName, UpstreamCallEvent } from './upstreams/http.js';
+
+/**
+ * The gateway's Prometheus metrics, on a registry of its own (never prom-client's global
+ * one, so two gateways in one process, as in the tests, do not share counters).
+ *
+ * Every label has a small, fixed set of values: upstream and route names come from our
+ * code (`users.get`, never a URL with an id in it), status is an HTTP status class member,
+ * error codes are the ErrorCode union, and operation names pass through
+ * `operationLabel`, which admits the first OPERATION_NAME_LIMIT distinct names and folds
+ * the rest into `other`.
+ */
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  /** UpstreamHttp's onCall hook: one observation per attempt. */
+  upstreamCall(event: UpstreamCallEvent): void;
+  /** A login to the NPM appliance for a new access token. */
+  npmLogin(outcome: 'success' | 'failure'): void;
+  /** Errors of one GraphQL response, by `extensions.code`. */
+  graphqlErrors(codes: readonly string[], operationType: string): void;
+  /** Where circuit-breaker state is read from, at scrape time. */
+  watchCircuits(read: () => Record<string, CircuitStateName>): void;
+  /** A bounded label value for a client-chosen operation name. */
+  operationLabel(name: string | null | undefined): string;
+}
+
+/** Distinct operation names admitted as label values; an app has dozens, an attacker millions. */
+export const OPERATION_NAME_LIMIT = 100;
+const OPERATION_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,63}$/;
+
+/** Our codes are SCREAMING_SNAKE; anything else is counted as OTHER rather than becoming a label. */
+const ERROR_CODE = /^[A-Z][A-Z_]{0,47}$/;
+
+const CIRCUIT_STATES: readonly CircuitStateName[] = ['closed', 'half_open', 'open', 'isolated'];
+
+/** Upstream calls: a few ms on a LAN up to the 10 s default timeout. */
+const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface MetricsOptions {
+  /** Node.js process metrics (CPU, memory, event-loop lag, GC); on for a real server. */
+  processMetrics?: boolean;
+}
+
+export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
+  const registry = new Registry();
+  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+
+  const upstreamDuration = new Histogram({
+    name: 'gateway_upstream_request_duration_seconds',
+    help: 'Upstream HTTP calls, one observation per attempt, by upstream, route name, method, status and outcome',
+    labelNames: ['upstream', 'route', 'method', 'status', 'outcome'] as const,
+    buckets: UPSTREAM_BUCKETS,
+    registers: [registry],
+  });
+  const upstreamRetries = new Counter({
+    name: 'gateway_upstream_retries_total',
+    help: 'Upstream attempts that were retries of a failed attempt',
+    labelNames: ['upstream', 'route'] as const,
+    registers: [registry],
+  });
+  const tokenRefreshes = new Counter({
+    name: 'gateway_npm_token_refreshes_total',
+    help: 'Logins to the NPM appliance for a new access token, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'gateway_graphql_errors_total',
+    help: 'Errors in GraphQL responses, by extensions.code and operation type',
+    labelNames: ['code', 'operation_type'] as const,
+    registers: [registry],
+  });
+  let readCircuits: (() => Record<string, CircuitStateName>) | undefined;
+  new Gauge({
+    name: 'gateway_upstream_circuit_state',
+    help: 'Circuit breaker state per upstream: 1 for the current state, 0 for the others',
+    labelNames: ['upstream', 'state'] as const,
+    registers: [registry],
+    collect() {
+      if (readCircuits === undefined) return;
+      this.reset();
+      for (const [upstream, current] of Object.entries(readCircuits())) {
+        for (const state of CIRCUIT_STATES) this.set({ upstream, state }, state === current ? 1 : 0);
+      }
+    },
+  });
+
+  const seenNames = new Set<string>();
+  return {
+    registry,
+    upstreamCall(event) {
+      upstreamDuration.observe(
+        {
+          upstream: event.upstream,
+          route: event.route,
+          method: event.method,
+          status: event.status === undefined ? 'none' : String(event.status),
+          // 'ok', the failure kind, or why the gateway refused the call itself.
+          outcome: event.local ?? event.failure ?? 'ok',
+        },
+        event.durationMs / 1000,
+      );
+      if (event.attempt > 0) upstreamRetries.inc({ upstream: event.upstream, route: event.route });
+    },
+    npmLogin(outcome) {
+      tokenRefreshes.inc({ outcome });
+    },
+    graphqlErrors(codes, operationType) {
+      for (const code of codes)
+        errors.inc({ code: ERROR_CODE.test(code) ? code : 'OTHER', operation_type: operationType });
+    },
+    watchCircuits(read) {
+      readCircuits = read;
+    },
+    operationLabel(name) {
+      if (name === undefined || name === null || name === '') return 'anonymous';
+      if (seenNames.has(name)) return name;
+      if (seenNames.size >= OPERATION_NAME_LIMIT || !OPERATION_NAME.test(name)) return 'other';
+      seenNames.add(name);
+      return name;
+    },
+  };
+}
