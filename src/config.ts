@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { loadPersistedOperations } from './persisted-operations.js';
 
 /**
  * Every setting the gateway reads, validated once at start. This is the only module that
@@ -86,6 +87,8 @@ const envSchema = z.object({
     .min(1024)
     .max(100 * 1024 * 1024)
     .default(2 * 1024 * 1024),
+  PERSISTED_OPERATIONS_FILE: optionalText,
+  PERSISTED_OPERATIONS_ONLY: bool(false),
 });
 
 export type NpmAuthConfig =
@@ -145,6 +148,13 @@ export interface GatewayConfig {
   graphiql: boolean;
   maxRequestBodyBytes: number;
   shutdownTimeoutMs: number;
+  /** Trusted documents from PERSISTED_OPERATIONS_FILE, checked against the schema at start. */
+  persistedOperations?: {
+    /** Documents by id (hex SHA-256 of the text). */
+    operations: ReadonlyMap<string, string>;
+    /** Refuse every operation that is not in the manifest. */
+    only: boolean;
+  };
   npm: {
     baseUrl: string;
     auth: NpmAuthConfig;
@@ -238,6 +248,13 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
     if (!/^https?:\/\/[^/\s]+$/.test(origin))
       problems.push(`CORS_ORIGINS entry "${origin}" must be an origin such as https://app.example.com`);
   }
+  if (e.PERSISTED_OPERATIONS_ONLY && e.PERSISTED_OPERATIONS_FILE === undefined)
+    problems.push(
+      'PERSISTED_OPERATIONS_ONLY=true needs PERSISTED_OPERATIONS_FILE (the manifest of allowed operations)',
+    );
+  const persisted =
+    e.PERSISTED_OPERATIONS_FILE === undefined ? undefined : loadPersistedOperations(e.PERSISTED_OPERATIONS_FILE);
+  if (persisted) problems.push(...persisted.problems);
   if (problems.length > 0) throw new ConfigError(problems);
   let ca: string | undefined;
   if (e.NPM_CA_FILE !== undefined) {
@@ -284,6 +301,9 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
     graphiql: e.GRAPHIQL ?? !production,
     maxRequestBodyBytes: e.MAX_REQUEST_BODY_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    ...(persisted
+      ? { persistedOperations: { operations: persisted.operations, only: e.PERSISTED_OPERATIONS_ONLY } }
+      : {}),
     npm: {
       baseUrl: e.NPM_BASE_URL,
       auth:
