@@ -9,6 +9,7 @@ import { createLogger } from '../src/logger.js';
 import { startGateway } from '../src/server.js';
 import { createAxisSimulator } from '../src/simulators/axis-sim.js';
 import { createNpmSimulator } from '../src/simulators/npm-sim.js';
+import { MANIFEST_PATH } from './persisted-operations.js';
 import { pino } from 'pino';
 
 const DEMO_NPM_USER = 'admin';
@@ -52,6 +53,8 @@ const config = loadConfig({
   AXIS_BASE_URL: axisUrl,
   AXIS_API_TOKEN: DEMO_AXIS_TOKEN,
   GATEWAY_API_KEYS: `demo-admin=admin:${DEMO_ADMIN_KEY},demo-viewer=viewer:${DEMO_VIEWER_KEY}`,
+  // The README's examples, also runnable by documentId (README, "Persisted operations").
+  PERSISTED_OPERATIONS_FILE: MANIFEST_PATH,
 });
 const pretty = process.stdout.isTTY
   ? pino.transport({ target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname,service' } })

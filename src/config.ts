@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { loadPersistedOperations } from './persisted-operations.js';
 
 /**
  * Every setting the gateway reads, validated once at start. This is the only module that
@@ -93,6 +94,8 @@ const envSchema = z.object({
   OTEL_EXPORTER_OTLP_HEADERS: optionalText,
   OTEL_SERVICE_NAME: z.string().min(1).default('npm-axis-gateway'),
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number({ message: 'must be a number from 0 to 1' }).min(0).max(1).default(1),
+  PERSISTED_OPERATIONS_FILE: optionalText,
+  PERSISTED_OPERATIONS_ONLY: bool(false),
 });
 
 export type NpmAuthConfig =
@@ -156,6 +159,13 @@ export interface GatewayConfig {
   metrics: { enabled: boolean; token: string | undefined };
   /** OpenTelemetry tracing; undefined (the default) means off, with no tracing code on the request path. */
   tracing: TracingConfig | undefined;
+  /** Trusted documents from PERSISTED_OPERATIONS_FILE, checked against the schema at start. */
+  persistedOperations?: {
+    /** Documents by id (hex SHA-256 of the text). */
+    operations: ReadonlyMap<string, string>;
+    /** Refuse every operation that is not in the manifest. */
+    only: boolean;
+  };
   npm: {
     baseUrl: string;
     auth: NpmAuthConfig;
@@ -285,6 +295,13 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
   const tracesUrl =
     e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
     (e.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined ? `${e.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces` : undefined);
+  if (e.PERSISTED_OPERATIONS_ONLY && e.PERSISTED_OPERATIONS_FILE === undefined)
+    problems.push(
+      'PERSISTED_OPERATIONS_ONLY=true needs PERSISTED_OPERATIONS_FILE (the manifest of allowed operations)',
+    );
+  const persisted =
+    e.PERSISTED_OPERATIONS_FILE === undefined ? undefined : loadPersistedOperations(e.PERSISTED_OPERATIONS_FILE);
+  if (persisted) problems.push(...persisted.problems);
   if (problems.length > 0) throw new ConfigError(problems);
   let ca: string | undefined;
   if (e.NPM_CA_FILE !== undefined) {
@@ -341,6 +358,9 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
             serviceName: e.OTEL_SERVICE_NAME,
             sampleRatio: e.OTEL_TRACES_SAMPLER_ARG,
           },
+    ...(persisted
+      ? { persistedOperations: { operations: persisted.operations, only: e.PERSISTED_OPERATIONS_ONLY } }
+      : {}),
     npm: {
       baseUrl: e.NPM_BASE_URL,
       auth:

@@ -30,6 +30,10 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'RATE_LIMITED'
   | 'IDEMPOTENCY_KEY_REUSED'
+  /** A documentId (or Apollo sha256Hash) that the persisted-operations manifest does not hold (400). */
+  | 'PERSISTED_OPERATION_NOT_FOUND'
+  /** A query text while PERSISTED_OPERATIONS_ONLY=true (400). */
+  | 'PERSISTED_OPERATION_REQUIRED'
   | 'INTERNAL_SERVER_ERROR';
 
 export type UpstreamName = 'npm' | 'axis';

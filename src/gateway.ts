@@ -25,6 +25,7 @@ import { useErrorCodes } from './plugins/use-error-codes.js';
 import { useIdempotency } from './plugins/use-idempotency.js';
 import { useMetrics } from './plugins/use-metrics.js';
 import { useOperationLog } from './plugins/use-operation-log.js';
+import { usePersistedOperations } from './plugins/use-persisted-operations.js';
 import { useReadiness } from './plugins/use-readiness.js';
 import { useRequestGuard } from './plugins/use-request-guard.js';
 import { useRequestId } from './plugins/use-request-id.js';
@@ -263,6 +264,8 @@ export function createGateway({
       useAuditLog({ logger, principals }),
       ...(jwt ? [jwt] : []),
       useClientAuth({ auth: config.auth, principals, rateLimit }),
+      // After auth: a caller without a credential learns nothing about the manifest.
+      ...(config.persistedOperations ? [usePersistedOperations(config.persistedOperations)] : []),
       useIdempotency({ store: idempotency, principals }),
       // graphql-jit compiles each query once (cached per document) into plain JavaScript:
       // a fifth less CPU on the dashboard, ~40% less on large nested answers (bench/results.md).

@@ -89,6 +89,8 @@ export function useIdempotency({ store, principals }: IdempotencyOptions): Plugi
       }
       const principal = principals.get(request);
       const scope = `${principal?.kind ?? 'anonymous'}:${principal?.id ?? 'anonymous'}\n${key}`;
+      // `params.query` is the document that runs: for a persisted operation (a documentId and
+      // no query), usePersistedOperations has already put the manifest's text there.
       const fingerprint = createHash('sha256')
         .update(ctx.params?.query ?? '')
         .update('\0')

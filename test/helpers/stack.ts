@@ -41,6 +41,10 @@ export interface Stack {
   logs: string[];
   /** POSTs an operation with `Authorization: Bearer ADMIN_KEY`; `headers` may override it (or delete it with ''). */
   gql(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse>;
+  /** POSTs any JSON body (e.g. a persisted operation's `documentId`), with gql()'s default headers. */
+  post(body: unknown, headers?: Record<string, string>): Promise<GraphQLResponse>;
+  /** GET /graphql with these URL parameters (objects are sent as JSON), with gql()'s default headers. */
+  get(params: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse>;
   /** Upstream calls per route since the last resetCounts(), both simulators merged as `npm:route`/`axis:route`. */
   calls(): Record<string, number>;
   resetCounts(): void;
@@ -88,6 +92,24 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
+  async function send(
+    method: 'GET' | 'POST',
+    path: string,
+    headers: Record<string, string>,
+    body?: string,
+  ): Promise<GraphQLResponse> {
+    const sent: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      authorization: `Bearer ${ADMIN_KEY}`,
+      ...headers,
+    };
+    for (const [name, value] of Object.entries(sent)) if (value === '') delete sent[name];
+    const res = await request(`${url}${path}`, { method, headers: sent, body });
+    const text = await res.body.text();
+    return { status: res.statusCode, headers: res.headers, body: JSON.parse(text) as GraphQLResponse['body'] };
+  }
+
   return {
     npmSim,
     axisSim,
@@ -95,21 +117,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     metrics,
     url,
     logs,
-    async gql(query, variables, headers = {}) {
-      const sent: Record<string, string> = {
-        'content-type': 'application/json',
-        accept: 'application/graphql-response+json, application/json',
-        authorization: `Bearer ${ADMIN_KEY}`,
-        ...headers,
-      };
-      for (const [name, value] of Object.entries(sent)) if (value === '') delete sent[name];
-      const res = await request(`${url}/graphql`, {
-        method: 'POST',
-        headers: sent,
-        body: JSON.stringify({ query, variables }),
-      });
-      const text = await res.body.text();
-      return { status: res.statusCode, headers: res.headers, body: JSON.parse(text) as GraphQLResponse['body'] };
+    gql(query, variables, headers = {}) {
+      return send('POST', '/graphql', headers, JSON.stringify({ query, variables }));
+    },
+    post(body, headers = {}) {
+      return send('POST', '/graphql', headers, JSON.stringify(body));
+    },
+    get(params, headers = {}) {
+      const search = new URLSearchParams();
+      for (const [name, value] of Object.entries(params)) {
+        if (value !== undefined) search.set(name, typeof value === 'string' ? value : JSON.stringify(value));
+      }
+      return send('GET', `/graphql?${search.toString()}`, { 'content-type': '', ...headers });
     },
     calls() {
       const merged: Record<string, number> = {};

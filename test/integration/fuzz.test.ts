@@ -23,6 +23,7 @@ import fc from 'fast-check';
 import { buildSchema } from 'graphql';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MANIFEST_PATH } from '../../scripts/persisted-operations.js';
 import type { ErrorCode } from '../../src/errors.js';
 import { SCHEMA_PATH } from '../../src/gateway.js';
 import {
@@ -76,7 +77,8 @@ const ALLOWED_ERROR_CODES: ReadonlySet<string> = new Set(
     FORBIDDEN: true,
     RATE_LIMITED: true,
     IDEMPOTENCY_KEY_REUSED: true,
-    PERSISTED_QUERY_NOT_FOUND: true,
+    PERSISTED_OPERATION_NOT_FOUND: true,
+    PERSISTED_OPERATION_REQUIRED: true,
     BAD_REQUEST: true,
     OPERATION_RESOLUTION_FAILURE: true,
     REQUEST_ENTITY_TOO_LARGE: true,
@@ -86,8 +88,7 @@ const ALLOWED_ERROR_CODES: ReadonlySet<string> = new Set(
     | 'UNAUTHENTICATED'
     | 'FORBIDDEN'
     | 'RATE_LIMITED'
-    | 'IDEMPOTENCY_KEY_REUSED'
-    | 'PERSISTED_QUERY_NOT_FOUND',
+    | 'IDEMPOTENCY_KEY_REUSED',
     true
   >),
 );
@@ -778,7 +779,9 @@ describe(`fuzzing /graphql (FUZZ_SEED=${SEED})`, () => {
   };
 
   beforeAll(async () => {
-    stack = await startStack();
+    // With the shipped manifest, so `documentId` and `extensions.persistedQuery` inputs reach
+    // the persisted-operations plugin (arbitrary documents stay allowed, as by default).
+    stack = await startStack({ env: { PERSISTED_OPERATIONS_FILE: MANIFEST_PATH } });
     agent = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 10_000 });
   });
   afterAll(async () => {

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { persistedOperationId } from '../../src/persisted-operations.js';
+import { MANIFEST_PATH, readOperations } from '../../scripts/persisted-operations.js';
 import { startStack } from '../helpers/stack.js';
 import type { Stack } from '../helpers/stack.js';
 
@@ -38,4 +40,49 @@ describe('README examples', () => {
       });
     },
   );
+});
+
+/**
+ * The same examples are the persisted operations the repository ships (operations/*.graphql,
+ * compiled into persisted-operations.json): the two lists hold the same documents, verbatim,
+ * so an example edited in one place and not the other fails here.
+ */
+describe('README examples as persisted operations', () => {
+  const operations = readOperations().operations;
+
+  it('are exactly the operations in operations/, verbatim', () => {
+    expect([...examples.map((e) => e.query)].sort()).toEqual(operations.map((o) => o.document).sort());
+  });
+
+  it('each example is in its own file, named after its operation', () => {
+    for (const op of operations) {
+      const name = op.file.replace(/\.graphql$/, '');
+      expect(op.document).toMatch(new RegExp(`^(query|mutation) ${name} [({]`));
+    }
+  });
+
+  describe('sent by documentId with PERSISTED_OPERATIONS_ONLY=true', () => {
+    let persisted: Stack;
+    beforeAll(async () => {
+      persisted = await startStack({
+        env: { PERSISTED_OPERATIONS_FILE: MANIFEST_PATH, PERSISTED_OPERATIONS_ONLY: 'true' },
+      });
+      await persisted.post({ documentId: persistedOperationId(examples[0]!.query) }); // the NPM login
+    });
+    afterAll(() => persisted.close());
+
+    it.each(examples.map((e, i) => [i + 1, e.query.split('\n')[0], e] as const))(
+      '#%i %s',
+      async (_n, _title, example) => {
+        persisted.resetCounts();
+        const res = await persisted.post({ documentId: `sha256:${persistedOperationId(example.query)}` });
+        expect(res.body.errors).toBeUndefined();
+        const counts = persisted.calls();
+        expect({ npm: counts['npm:total'] ?? 0, axis: counts['axis:total'] ?? 0 }).toEqual({
+          npm: example.npm,
+          axis: example.axis,
+        });
+      },
+    );
+  });
 });

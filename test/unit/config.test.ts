@@ -1,3 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
@@ -152,6 +156,32 @@ describe('client auth and abuse settings', () => {
       breakerThreshold: 5,
       breakerHalfOpenMs: 5_000,
     });
+  });
+
+  it('persisted operations: off unless PERSISTED_OPERATIONS_FILE is set; the manifest is loaded at start', () => {
+    expect(loadConfig(base).persistedOperations).toBeUndefined();
+    const manifest = fileURLToPath(new URL('../../persisted-operations.json', import.meta.url));
+    const config = loadConfig({ ...base, PERSISTED_OPERATIONS_FILE: manifest });
+    expect(config.persistedOperations?.only).toBe(false);
+    expect(config.persistedOperations?.operations.size).toBeGreaterThanOrEqual(15);
+    expect(
+      loadConfig({ ...base, PERSISTED_OPERATIONS_FILE: manifest, PERSISTED_OPERATIONS_ONLY: 'true' }),
+    ).toMatchObject({ persistedOperations: { only: true } });
+  });
+
+  it('persisted operations: only-mode needs a manifest, and manifest problems are listed with the others', () => {
+    expect(problems({ ...base, PERSISTED_OPERATIONS_ONLY: 'true' })).toEqual([
+      'PERSISTED_OPERATIONS_ONLY=true needs PERSISTED_OPERATIONS_FILE (the manifest of allowed operations)',
+    ]);
+    const bad = join(mkdtempSync(join(tmpdir(), 'config-')), 'manifest.json');
+    writeFileSync(bad, JSON.stringify({ ['0'.repeat(64)]: '{ azureStatus { state } }' }));
+    expect(problems({ ...base, PERSISTED_OPERATIONS_FILE: bad, CORS_ORIGINS: 'nope' })).toEqual([
+      'CORS_ORIGINS entry "nope" must be an origin such as https://app.example.com',
+      `PERSISTED_OPERATIONS_FILE ${bad}: operation "${'0'.repeat(64)}": the id is not the SHA-256 of the document (regenerate the manifest)`,
+    ]);
+    expect(problems({ ...base, PERSISTED_OPERATIONS_FILE: `${bad}.missing` })).toEqual([
+      `PERSISTED_OPERATIONS_FILE ${bad}.missing cannot be read`,
+    ]);
   });
 });
 
