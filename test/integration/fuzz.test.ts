@@ -55,10 +55,9 @@ const CONCURRENCY = 16;
 const ANSWER_TIMEOUT_MS = 10_000;
 
 /**
- * Every `extensions.code` a client may see: the gateway's ErrorCode union, plus the codes of
- * the auth, limits and persisted-query work in progress. `satisfies` makes a new ErrorCode
- * fail typecheck here until it is listed. INTERNAL_SERVER_ERROR is in the union but never
- * acceptable for input: it means an unexpected, masked failure.
+ * Every `extensions.code` a client may see: the gateway's ErrorCode union. `satisfies` makes
+ * a new ErrorCode fail typecheck here until it is listed. INTERNAL_SERVER_ERROR is in the
+ * union but never acceptable for input: it means an unexpected, masked failure.
  */
 const ALLOWED_ERROR_CODES: ReadonlySet<string> = new Set(
   Object.keys({

@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { OPERATION_NAME_LIMIT } from '../../src/metrics.js';
+import { OPERATION_NAME_LIMIT, createMetrics } from '../../src/metrics.js';
 import { startStack } from '../helpers/stack.js';
 import type { Stack } from '../helpers/stack.js';
 
@@ -168,5 +169,48 @@ describe('METRICS_ENABLED=false', () => {
   it('serves no /metrics', async () => {
     expect((await scrape(stack)).status).toBe(404);
     expect(stack.metrics).toBeUndefined();
+  });
+});
+
+describe('docs/grafana-dashboard.json', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(() => stack.close());
+
+  it('charts only metrics the gateway exports, grouped by labels they carry', async () => {
+    const dashboard = JSON.parse(
+      readFileSync(new URL('../../docs/grafana-dashboard.json', import.meta.url), 'utf8'),
+    ) as { panels: Array<{ type: string; title: string; targets?: Array<{ expr: string }> }> };
+    // Produce every series: an operation, an error, an upstream retry.
+    stack.axisSim.addFault({ route: 'users.list', times: 1, action: { type: 'reset' } });
+    await stack.gql('query Dashboard { azureStatus { state } users(pageSize: 1) { totalRecords } }');
+    await stack.gql('{ nope }');
+    const exported = [
+      ...(await scrape(stack)).samples,
+      // Process metrics are collected by the production server (startGateway).
+      ...samples(await createMetrics({ processMetrics: true }).registry.metrics()),
+    ];
+    const charts = dashboard.panels.filter((p) => p.type !== 'row');
+    expect(charts.length).toBeGreaterThanOrEqual(10);
+    for (const panel of charts) {
+      expect(panel.targets?.length, panel.title).toBeGreaterThan(0);
+      for (const { expr } of panel.targets ?? []) {
+        const metric = /([a-z_:][a-z0-9_:]*)\{/.exec(expr)?.[1];
+        expect(metric, expr).toBeDefined();
+        const series = exported.filter((s) => s.name === metric);
+        expect(series.length, `${panel.title}: ${metric} is not exported`).toBeGreaterThan(0);
+        const grouped = (/by \(([^)]*)\)/.exec(expr)?.[1] ?? '')
+          .split(',')
+          .map((l) => l.trim())
+          .filter((l) => l !== '' && l !== 'le');
+        for (const label of grouped)
+          expect(
+            series.some((s) => label in s.labels),
+            `${panel.title}: ${metric} has no label ${label}`,
+          ).toBe(true);
+      }
+    }
   });
 });
