@@ -63,6 +63,7 @@ const envSchema = z.object({
   BREAKER_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(5),
   BREAKER_HALF_OPEN_MS: ms(100, 600_000, 5_000),
   SHUTDOWN_TIMEOUT_MS: ms(0, 600_000, 10_000),
+  AZURE_STATUS_POLL_MS: ms(50, 3_600_000, 5_000),
 
   GATEWAY_API_KEYS: optionalText,
   AUTH_JWT_SECRET: optionalText,
@@ -145,6 +146,8 @@ export interface GatewayConfig {
   graphiql: boolean;
   maxRequestBodyBytes: number;
   shutdownTimeoutMs: number;
+  /** How often the azureStatus subscription feed polls NPM `GET /status` while anyone is subscribed. */
+  azureStatusPollMs: number;
   npm: {
     baseUrl: string;
     auth: NpmAuthConfig;
@@ -284,6 +287,7 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
     graphiql: e.GRAPHIQL ?? !production,
     maxRequestBodyBytes: e.MAX_REQUEST_BODY_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    azureStatusPollMs: e.AZURE_STATUS_POLL_MS,
     npm: {
       baseUrl: e.NPM_BASE_URL,
       auth:
