@@ -16,6 +16,8 @@ import type { GatewayConfig } from './config.js';
 import { createContextFactory } from './context.js';
 import type { GatewayContext, GatewayRequestContext } from './context.js';
 import { UpstreamError, maskError } from './errors.js';
+import { createAzureStatusFeed } from './live/azure-status-feed.js';
+import type { AzureStatusFeed } from './live/azure-status-feed.js';
 import { useAuditLog } from './plugins/use-audit-log.js';
 import { useErrorCodes } from './plugins/use-error-codes.js';
 import { useIdempotency } from './plugins/use-idempotency.js';
@@ -54,6 +56,11 @@ export interface GatewayDeps {
   draining?: () => boolean;
   /** What GraphiQL's Headers tab starts with (the demo puts its key there). */
   graphiqlHeaders?: Record<string, string>;
+  /**
+   * The azureStatus subscription's poller. startGateway builds it, so shutdown can end its
+   * streams; without one, the gateway builds its own.
+   */
+  azureStatusFeed?: AzureStatusFeed;
 }
 
 /** GraphiQL's first document: how to authenticate, then the dashboard. */
@@ -135,6 +142,20 @@ function jwtPlugin(config: GatewayConfig): Plugin | undefined {
   }) as Plugin;
 }
 
+/** One feed per gateway instance, polling NPM through the gateway's own client. */
+export function createAzureStatusFeedFor(
+  config: GatewayConfig,
+  logger: Logger,
+  upstreams: Pick<Upstreams, 'npm'>,
+): AzureStatusFeed {
+  return createAzureStatusFeed({
+    getStatus: (call) => upstreams.npm.getStatus(call),
+    pollMs: config.azureStatusPollMs,
+    pollTimeoutMs: config.resilience.requestTimeoutMs,
+    logger,
+  });
+}
+
 export type Gateway = YogaServerInstance<Record<string, unknown>, GatewayRequestContext>;
 
 /** Builds the configured Yoga instance. It never listens: main.ts (or a test) binds it. */
@@ -145,6 +166,7 @@ export function createGateway({
   stores = {},
   draining = () => false,
   graphiqlHeaders = { Authorization: 'Bearer <your API key or JWT>' },
+  azureStatusFeed = createAzureStatusFeedFor(config, logger, upstreams),
 }: GatewayDeps): Gateway {
   const schema = makeExecutableSchema<GatewayContext>({
     typeDefs: readFileSync(SCHEMA_PATH, 'utf8'),
@@ -177,6 +199,7 @@ export function createGateway({
         axis: upstreams.axis,
         axisAutoCommit: config.axis.autoCommit,
         requestTimeoutMs: config.resilience.requestTimeoutMs,
+        azureStatusFeed,
       },
       requestIds,
       principals,

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
-import { createGateway } from './gateway.js';
+import { createAzureStatusFeedFor, createGateway } from './gateway.js';
 import type { GatewayDeps } from './gateway.js';
 import { createUpstreams } from './upstreams/index.js';
 
@@ -12,14 +12,14 @@ export interface RunningGateway {
   /** e.g. http://127.0.0.1:4000 */
   url: string;
   /**
-   * Graceful stop: /ready turns 503, the listener stops accepting, in-flight requests get
-   * up to `graceMs` (SHUTDOWN_TIMEOUT_MS) to finish, then remaining connections are cut and
-   * the upstream pools closed.
+   * Graceful stop: /ready turns 503, open subscriptions are completed, the listener stops
+   * accepting, in-flight requests get up to `graceMs` (SHUTDOWN_TIMEOUT_MS) to finish, then
+   * remaining connections are cut and the upstream pools closed.
    */
   close(graceMs?: number): Promise<void>;
 }
 
-/** Builds the singletons (upstream clients, gateway) and binds the gateway to a port. */
+/** Builds the singletons (upstream clients, azureStatus feed, gateway) and binds the gateway to a port. */
 export async function startGateway(
   config: GatewayConfig,
   logger: Logger,
@@ -27,7 +27,15 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   const upstreams = createUpstreams(config, logger);
   let draining = false;
-  const gateway = createGateway({ config, logger, upstreams, draining: () => draining, ...options });
+  const azureStatusFeed = createAzureStatusFeedFor(config, logger, upstreams);
+  const gateway = createGateway({
+    config,
+    logger,
+    upstreams,
+    azureStatusFeed,
+    draining: () => draining,
+    ...options,
+  });
   const server = createServer(gateway);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -43,6 +51,9 @@ export async function startGateway(
     url: `http://${host}:${port}`,
     async close(graceMs = config.shutdownTimeoutMs) {
       draining = true;
+      // Subscriptions never finish on their own: complete their SSE streams now, so their
+      // connections drain like any other instead of holding the close until the force timer.
+      azureStatusFeed.close();
       let timedOut = false;
       const force = setTimeout(() => {
         timedOut = true;

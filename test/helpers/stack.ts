@@ -3,7 +3,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { loadConfig } from '../../src/config.js';
-import { createGateway } from '../../src/gateway.js';
+import { createAzureStatusFeedFor, createGateway } from '../../src/gateway.js';
+import type { AzureStatusFeed } from '../../src/live/azure-status-feed.js';
 import { createLogger } from '../../src/logger.js';
 import { createUpstreams } from '../../src/upstreams/index.js';
 import type { Upstreams } from '../../src/upstreams/index.js';
@@ -33,6 +34,8 @@ export interface Stack {
   npmSim: NpmSimulator;
   axisSim: AxisSimulator;
   upstreams: Upstreams;
+  /** The gateway's azureStatus subscription poller (its subscriber count, for tests that wait on it). */
+  azureStatusFeed: AzureStatusFeed;
   url: string;
   /** Every log line the gateway wrote, at trace level. */
   logs: string[];
@@ -77,7 +80,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   });
   const logger = createLogger('trace', { write: (line: string) => void logs.push(line) });
   const upstreams = createUpstreams(config, logger);
-  const gateway = createGateway({ config, logger, upstreams });
+  const azureStatusFeed = createAzureStatusFeedFor(config, logger, upstreams);
+  const gateway = createGateway({ config, logger, upstreams, azureStatusFeed });
   const server: Server = createServer(gateway);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -86,6 +90,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     npmSim,
     axisSim,
     upstreams,
+    azureStatusFeed,
     url,
     logs,
     async gql(query, variables, headers = {}) {
@@ -119,6 +124,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       axisSim.resetCounts();
     },
     async close() {
+      azureStatusFeed.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       // Simulators first: that ends hung upstream calls, so the pools can close at once.
