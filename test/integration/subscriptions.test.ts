@@ -135,6 +135,16 @@ describe('azureStatus subscription (poll every 50 ms)', () => {
     await stack.gql('mutation { setAzureSyncEnabled(enabled: false) { state } }');
     await sub.waitFor((e) => states(e).at(-1) === 'SYNC_DISABLED');
     expect(sub.events.some((e) => e.event === 'complete')).toBe(false);
+
+    // When the client leaves, the operation log has one line for the whole subscription.
+    const requestId = sub.headers['x-request-id'];
+    sub.close();
+    const ended = () =>
+      stack.logs
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l['msg'] === 'graphql subscription ended' && l['requestId'] === requestId);
+    await until(() => ended() !== undefined, 'the subscription log line');
+    expect(ended()).toMatchObject({ operationType: 'subscription', events: 4, errorCodes: ['UPSTREAM_ERROR'] });
   });
 
   it('the README example runs as written', async () => {
