@@ -64,6 +64,7 @@ const envSchema = z.object({
   BREAKER_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(5),
   BREAKER_HALF_OPEN_MS: ms(100, 600_000, 5_000),
   SHUTDOWN_TIMEOUT_MS: ms(0, 600_000, 10_000),
+  AZURE_STATUS_POLL_MS: ms(50, 3_600_000, 5_000),
 
   GATEWAY_API_KEYS: optionalText,
   AUTH_JWT_SECRET: optionalText,
@@ -166,6 +167,8 @@ export interface GatewayConfig {
     /** Refuse every operation that is not in the manifest. */
     only: boolean;
   };
+  /** How often the azureStatus subscription feed polls NPM `GET /status` while anyone is subscribed. */
+  azureStatusPollMs: number;
   npm: {
     baseUrl: string;
     auth: NpmAuthConfig;
@@ -361,6 +364,7 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
     ...(persisted
       ? { persistedOperations: { operations: persisted.operations, only: e.PERSISTED_OPERATIONS_ONLY } }
       : {}),
+    azureStatusPollMs: e.AZURE_STATUS_POLL_MS,
     npm: {
       baseUrl: e.NPM_BASE_URL,
       auth:

@@ -4,6 +4,7 @@ import type { YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { NOBODY } from './auth/principal.js';
 import type { Principal } from './auth/principal.js';
+import type { AzureStatusFeed } from './live/azure-status-feed.js';
 import { createLoaders } from './loaders.js';
 import type { Loaders } from './loaders.js';
 import type { AxisClient } from './upstreams/axis/client.js';
@@ -26,6 +27,8 @@ export interface GatewayRequestContext {
   npm: NpmClient;
   axis: AxisClient;
   axisAutoCommit: boolean;
+  /** The gateway's one azureStatus poller (shared by every subscriber, not per request). */
+  azureStatusFeed: AzureStatusFeed;
 }
 
 /** Everything a resolver may use: Yoga's request context plus ours. */
@@ -38,6 +41,7 @@ export interface ContextDeps {
   axisAutoCommit: boolean;
   /** Whole-request deadline: no upstream call of this request outlives it. */
   requestTimeoutMs: number;
+  azureStatusFeed: AzureStatusFeed;
 }
 
 /** A caller's `x-request-id` is kept when it is short and printable; otherwise a new one is made. */
@@ -81,6 +85,7 @@ export function createContextFactory(
       npm: deps.npm,
       axis: deps.axis,
       axisAutoCommit: deps.axisAutoCommit,
+      azureStatusFeed: deps.azureStatusFeed,
     };
   };
 }

@@ -21,6 +21,8 @@ export interface GatewayMetrics {
   graphqlErrors(codes: readonly string[], operationType: string): void;
   /** Where circuit-breaker state is read from, at scrape time. */
   watchCircuits(read: () => Record<string, CircuitStateName>): void;
+  /** Where the number of open `azureStatus` subscriptions is read from, at scrape time. */
+  watchSubscribers(read: () => number): void;
   /** A bounded label value for a client-chosen operation name. */
   operationLabel(name: string | null | undefined): string;
 }
@@ -86,6 +88,16 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     },
   });
 
+  let readSubscribers: (() => number) | undefined;
+  new Gauge({
+    name: 'gateway_azure_status_subscribers',
+    help: 'Open azureStatus subscriptions (all share one NPM GET /status poller)',
+    registers: [registry],
+    collect() {
+      if (readSubscribers !== undefined) this.set(readSubscribers());
+    },
+  });
+
   const seenNames = new Set<string>();
   return {
     registry,
@@ -112,6 +124,9 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     },
     watchCircuits(read) {
       readCircuits = read;
+    },
+    watchSubscribers(read) {
+      readSubscribers = read;
     },
     operationLabel(name) {
       if (name === undefined || name === null || name === '') return 'anonymous';

@@ -3,11 +3,12 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
-import { createGateway } from './gateway.js';
+import { createAzureStatusFeedFor, createGateway } from './gateway.js';
 import type { GatewayDeps } from './gateway.js';
 import { createMetrics } from './metrics.js';
 import { startTracing } from './tracing.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { AzureStatusFeed } from './live/azure-status-feed.js';
 import { createUpstreams } from './upstreams/index.js';
 import type { Upstreams } from './upstreams/index.js';
 
@@ -16,9 +17,9 @@ export interface RunningGateway {
   /** e.g. http://127.0.0.1:4000 */
   url: string;
   /**
-   * Graceful stop: /ready turns 503, the listener stops accepting, in-flight requests get
-   * up to `graceMs` (SHUTDOWN_TIMEOUT_MS) to finish, then remaining connections are cut and
-   * the upstream pools closed.
+   * Graceful stop: /ready turns 503, open subscriptions are completed, the listener stops
+   * accepting, in-flight requests get up to `graceMs` (SHUTDOWN_TIMEOUT_MS) to finish, then
+   * remaining connections are cut and the upstream pools closed.
    */
   close(graceMs?: number): Promise<void>;
 }
@@ -27,11 +28,12 @@ export interface GatewayParts {
   gateway: ReturnType<typeof createGateway>;
   upstreams: Upstreams;
   metrics: GatewayMetrics | undefined;
+  azureStatusFeed: AzureStatusFeed;
 }
 
 /**
- * The singletons, wired: metrics and tracing hooks into the upstream clients, and the
- * gateway over them. `tracing` comes from startTracing (or a test's in-memory exporter).
+ * The singletons, wired: metrics and tracing hooks into the upstream clients, the
+ * azureStatus subscription's poller, and the gateway over them. `tracing` comes from startTracing (or a test's in-memory exporter).
  */
 export function composeGateway(
   config: GatewayConfig,
@@ -45,18 +47,21 @@ export function composeGateway(
     ...(tracing ? { tracing } : {}),
   });
   metrics?.watchCircuits(upstreams.circuits);
+  const azureStatusFeed = createAzureStatusFeedFor(config, logger, upstreams);
+  metrics?.watchSubscribers(() => azureStatusFeed.subscribers);
   const gateway = createGateway({
     config,
     logger,
     upstreams,
+    azureStatusFeed,
     ...(metrics ? { metrics } : {}),
     ...(tracing ? { tracing } : {}),
     ...rest,
   });
-  return { gateway, upstreams, metrics };
+  return { gateway, upstreams, metrics, azureStatusFeed };
 }
 
-/** Builds the singletons (upstream clients, gateway) and binds the gateway to a port. */
+/** Builds the singletons (composeGateway) and binds the gateway to a port. */
 export async function startGateway(
   config: GatewayConfig,
   logger: Logger,
@@ -65,7 +70,7 @@ export async function startGateway(
   const tracing = config.tracing ? await startTracing(config.tracing) : undefined;
   if (config.tracing) logger.info({ url: config.tracing.tracesUrl }, 'exporting traces over OTLP/HTTP');
   let draining = false;
-  const { gateway, upstreams } = composeGateway(config, logger, {
+  const { gateway, upstreams, azureStatusFeed } = composeGateway(config, logger, {
     ...options,
     ...(tracing ? { tracing } : {}),
     draining: () => draining,
@@ -86,6 +91,9 @@ export async function startGateway(
     url: `http://${host}:${port}`,
     async close(graceMs = config.shutdownTimeoutMs) {
       draining = true;
+      // Subscriptions never finish on their own: complete their SSE streams now, so their
+      // connections drain like any other instead of holding the close until the force timer.
+      azureStatusFeed.close();
       let timedOut = false;
       const force = setTimeout(() => {
         timedOut = true;

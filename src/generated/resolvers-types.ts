@@ -311,6 +311,22 @@ export type QueryUsersArgs = {
   pageSize?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/**
+ * Live updates over GraphQL over Server-Sent Events (`Accept: text/event-stream`, POST or GET).
+ * Each subscription first receives the current value at once, then every change.
+ */
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * The Azure synchronisation status, pushed when it changes: the current status at once, then each change
+   * (watch a `syncAzureAccounts` move to `SYNC_SUCCEEDED` or `SYNC_FAILED` without polling).
+   * The gateway polls NPM `GET /status` every `AZURE_STATUS_POLL_MS` while anyone is subscribed, once for all
+   * subscribers. When NPM fails, one event carries `data: null` and the UPSTREAM_* error (once per error code);
+   * the stream stays open and the status follows when NPM recovers.
+   */
+  azureStatus: CloudStatus;
+};
+
 /** Changes to an Axis IdP group. Fields left out keep their value. */
 export type UpdateGroupInput = {
   /** A new description; null clears it. */
@@ -467,6 +483,7 @@ export type ResolversTypes = {
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   UpdateGroupInput: UpdateGroupInput;
   UpdateUserInput: UpdateUserInput;
   User: ResolverTypeWrapper<UserSourceModel>;
@@ -489,6 +506,7 @@ export type ResolversParentTypes = {
   Mutation: Record<PropertyKey, never>;
   Query: Record<PropertyKey, never>;
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
   UpdateGroupInput: UpdateGroupInput;
   UpdateUserInput: UpdateUserInput;
   User: UserSourceModel;
@@ -554,6 +572,10 @@ export type QueryResolvers<ContextType = GatewayContext, ParentType extends Reso
   users?: Resolver<Maybe<ResolversTypes['UserPage']>, ParentType, ContextType, RequireFields<QueryUsersArgs, 'pageNumber' | 'pageSize'>>;
 };
 
+export type SubscriptionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  azureStatus?: SubscriptionResolver<ResolversTypes['CloudStatus'], "azureStatus", ParentType, ContextType>;
+};
+
 export type UserResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
   email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -582,6 +604,7 @@ export type Resolvers<ContextType = GatewayContext> = {
   GroupPage?: GroupPageResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserPage?: UserPageResolvers<ContextType>;
 };

@@ -50,5 +50,45 @@ export function useOperationLog(logger: Logger): Plugin<GatewayContext> {
         },
       };
     },
+    // A subscription is one operation that lasts: one line when it ends, with how long it ran,
+    // how many events it sent and the error codes among them (its upstream failures are
+    // logged once per change by the poller, not per subscriber).
+    onSubscribe({ args }) {
+      const started = performance.now();
+      const ctx = args.contextValue;
+      const operation = getOperationAST(args.document, args.operationName);
+      const line = (events: number, codes: Set<string>) =>
+        ctx.call.log.info(
+          {
+            operationName: args.operationName ?? operation?.name?.value ?? null,
+            operationType: 'subscription',
+            ms: Math.round(performance.now() - started),
+            events,
+            ...(codes.size ? { errorCodes: [...codes] } : {}),
+          },
+          'graphql subscription ended',
+        );
+      return {
+        onSubscribeResult({ result }) {
+          const codes = new Set<string>();
+          const collect = (errors: readonly unknown[] | undefined) => {
+            for (const e of errors ?? []) codes.add(errorCodeOf(e) ?? 'INTERNAL_SERVER_ERROR');
+          };
+          if (!(Symbol.asyncIterator in result)) {
+            collect(result.errors);
+            line(0, codes);
+            return;
+          }
+          let events = 0;
+          return {
+            onNext({ result: event }) {
+              events++;
+              collect(event.errors);
+            },
+            onEnd: () => line(events, codes),
+          };
+        },
+      };
+    },
   };
 }

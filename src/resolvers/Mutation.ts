@@ -49,12 +49,15 @@ export const Mutation: MutationResolvers = {
   setAzureSyncEnabled: async (_parent, args, ctx) => {
     await ctx.npm.setSyncEnabled(args.enabled, ctx.call);
     ctx.loaders.forgetNpm();
+    ctx.azureStatusFeed.nudge();
     return ctx.loaders.cloudStatus();
   },
 
   syncAzureAccounts: async (_parent, _args, ctx) => {
     await ctx.npm.syncNow(ctx.call);
     ctx.loaders.forgetNpm();
+    // Subscribers see SYNC_INITIALIZING now rather than at the next poll.
+    ctx.azureStatusFeed.nudge();
     return ctx.loaders.cloudStatus();
   },
 

@@ -4,12 +4,14 @@ import { Group } from './Group.js';
 import { Mutation } from './Mutation.js';
 import { GroupPage, UserPage } from './pages.js';
 import { Query } from './Query.js';
+import { Subscription } from './Subscription.js';
 import { User } from './User.js';
 
 export const resolvers: Resolvers = {
   DateTime: DateTimeResolver,
   Query,
   Mutation,
+  Subscription,
   User,
   Group,
   UserPage,

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { loadConfig } from '../../src/config.js';
+import type { AzureStatusFeed } from '../../src/live/azure-status-feed.js';
 import { createLogger } from '../../src/logger.js';
 import type { GatewayMetrics } from '../../src/metrics.js';
 import { composeGateway } from '../../src/server.js';
@@ -36,6 +37,8 @@ export interface Stack {
   upstreams: Upstreams;
   /** The registry `/metrics` serves (undefined with METRICS_ENABLED=false). */
   metrics: GatewayMetrics | undefined;
+  /** The gateway's azureStatus subscription poller (its subscriber count, for tests that wait on it). */
+  azureStatusFeed: AzureStatusFeed;
   url: string;
   /** Every log line the gateway wrote, at trace level. */
   logs: string[];
@@ -85,7 +88,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...options.env,
   });
   const logger = createLogger('trace', { write: (line: string) => void logs.push(line) });
-  const { gateway, upstreams, metrics } = composeGateway(config, logger, {
+  const { gateway, upstreams, metrics, azureStatusFeed } = composeGateway(config, logger, {
     ...(options.tracing ? { tracing: options.tracing } : {}),
   });
   const server: Server = createServer(gateway);
@@ -115,6 +118,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     axisSim,
     upstreams,
     metrics,
+    azureStatusFeed,
     url,
     logs,
     gql(query, variables, headers = {}) {
@@ -145,6 +149,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       axisSim.resetCounts();
     },
     async close() {
+      azureStatusFeed.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       // Simulators first: that ends hung upstream calls, so the pools can close at once.
