@@ -33,7 +33,16 @@ export interface SseStream {
 export async function openSse(
   url: string,
   query: string,
-  { method = 'POST', headers = {} }: { method?: 'GET' | 'POST'; headers?: Record<string, string> } = {},
+  {
+    method = 'POST',
+    headers = {},
+    documentId,
+  }: {
+    method?: 'GET' | 'POST';
+    headers?: Record<string, string>;
+    /** Sends a persisted operation's id instead of `query` (POST). */
+    documentId?: string;
+  } = {},
 ): Promise<SseStream> {
   const controller = new AbortController();
   const target = new URL(`${url}/graphql`);
@@ -44,7 +53,7 @@ export async function openSse(
   const res = await request(target, {
     method,
     headers: sent,
-    ...(method === 'POST' ? { body: JSON.stringify({ query }) } : {}),
+    ...(method === 'POST' ? { body: JSON.stringify(documentId === undefined ? { query } : { documentId }) } : {}),
     signal: controller.signal,
   });
   const events: SseEvent[] = [];

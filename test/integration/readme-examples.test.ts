@@ -50,14 +50,16 @@ describe('README examples', () => {
 describe('README examples as persisted operations', () => {
   const operations = readOperations().operations;
 
-  it('are exactly the operations in operations/, verbatim', () => {
-    expect([...examples.map((e) => e.query)].sort()).toEqual(operations.map((o) => o.document).sort());
+  it('are exactly the operations in operations/, verbatim (the subscription example included)', () => {
+    const subscription = /<!-- subscription example -->\s*```graphql\n([\s\S]*?)```/.exec(readme)?.[1]?.trim();
+    expect(subscription).toBeDefined();
+    expect([...examples.map((e) => e.query), subscription].sort()).toEqual(operations.map((o) => o.document).sort());
   });
 
   it('each example is in its own file, named after its operation', () => {
     for (const op of operations) {
       const name = op.file.replace(/\.graphql$/, '');
-      expect(op.document).toMatch(new RegExp(`^(query|mutation) ${name} [({]`));
+      expect(op.document).toMatch(new RegExp(`^(query|mutation|subscription) ${name} [({]`));
     }
   });
 

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'graphql-sse';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MANIFEST_PATH } from '../../scripts/persisted-operations.js';
 import { loadConfig } from '../../src/config.js';
+import { persistedOperationId } from '../../src/persisted-operations.js';
 import { createLogger } from '../../src/logger.js';
 import { startGateway } from '../../src/server.js';
 import { NPM_INVALID_APP_PASSWD, createNpmSimulator } from '../../src/simulators/npm-sim.js';
@@ -326,5 +328,32 @@ describe('shutdown', () => {
       for (const s of open.splice(0)) s.close();
       await Promise.all([npmSim.stop(), axisSim.stop()]);
     }
+  });
+});
+
+describe('with PERSISTED_OPERATIONS_ONLY=true', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      env: { PERSISTED_OPERATIONS_FILE: MANIFEST_PATH, PERSISTED_OPERATIONS_ONLY: 'true' },
+    });
+  });
+  afterAll(() => stack.close());
+  afterEach(() => closeAll(stack));
+
+  it('a frontend subscribes by documentId (the shipped manifest has SyncStatus); document text is refused', async () => {
+    const document = readFileSync(new URL('../../operations/SyncStatus.graphql', import.meta.url), 'utf8').trim();
+    const byId = await openSse(stack.url, '', {
+      headers: viewer,
+      documentId: `sha256:${persistedOperationId(document)}`,
+    });
+    open.push(byId);
+    await byId.waitFor((e) => e.length === 1);
+    expect(byId.status).toBe(200);
+    expect(states(byId.events)).toEqual(['SYNC_SUCCEEDED']);
+
+    const byText = await subscribe(stack, viewer, 'POST', document);
+    await byText.waitFor((e) => e.length >= 1);
+    expect(byText.events[0]!.data?.errors?.[0]?.extensions?.['code']).toBe('PERSISTED_OPERATION_REQUIRED');
   });
 });
