@@ -72,6 +72,7 @@ process.stdout.write(`
   NPM sim    ${npmUrl}   (user ${DEMO_NPM_USER})
   Axis sim   ${axisUrl}  (read-write token)
   Ready      ${gateway.url}/ready
+  Metrics    ${gateway.url}/metrics   (Prometheus; docs/grafana-dashboard.json charts them)
   Sim control: POST ${axisUrl}/__sim/faults {"route":"users.list","action":{"type":"hang"}}
 
   Client API keys (send as "Authorization: Bearer <key>"; GraphiQL's Headers tab has the admin one):
@@ -82,6 +83,11 @@ process.stdout.write(`
   curl -s ${gateway.url}/graphql -H 'content-type: application/json' \\
     -H 'authorization: Bearer ${DEMO_VIEWER_KEY}' \\
     -d '{"query":"{ azureStatus { state lastSyncAt } users(pageSize: 3) { totalRecords nodes { userName groups { name } } } }"}'
+
+  Watch the sync status live (then run syncAzureAccounts in GraphiQL):
+  curl -N ${gateway.url}/graphql -H 'accept: text/event-stream' -H 'content-type: application/json' \\
+    -H 'authorization: Bearer ${DEMO_VIEWER_KEY}' \\
+    -d '{"query":"subscription { azureStatus { state lastSyncAt } }"}'
 
   GraphiQL opens with this query:
 ${DASHBOARD_QUERY.split('\n')
