@@ -13,6 +13,8 @@
  *   --quick             2 s runs, 1 s warm-up, 1 round: a smoke run
  *   --soak <s>          instead: Q1 against the gateway for <s> seconds, RSS slope
  *   --cpu-prof <dir>    run every process under `node --cpu-prof`, write the profiles to <dir>
+ *   --gateway-env K=V   an extra environment variable for the gateway, repeatable (e.g.
+ *                       METRICS_ENABLED=false, to price a feature against a run with it on)
  *                       and print their top functions; results.md is left alone (the
  *                       profiler slows everything down)
  */
@@ -58,6 +60,8 @@ interface Settings {
   latencyMs: number;
   soakSec: number | undefined;
   cpuProfDir: string | undefined;
+  /** Extra environment for the gateway process (--gateway-env). */
+  gatewayEnv: Record<string, string>;
 }
 
 function parseSettings(argv: string[]): Settings {
@@ -74,6 +78,7 @@ function parseSettings(argv: string[]): Settings {
       quick: { type: 'boolean', default: false },
       soak: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      'gateway-env': { type: 'string', multiple: true },
       help: { type: 'boolean', default: false },
     },
   });
@@ -106,6 +111,13 @@ function parseSettings(argv: string[]): Settings {
     latencyMs: num('latency', values.latency, 20, 0),
     soakSec,
     cpuProfDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
+    gatewayEnv: Object.fromEntries(
+      (values['gateway-env'] ?? []).map((pair) => {
+        const at = pair.indexOf('=');
+        if (at <= 0) throw new Error(`--gateway-env must look like NAME=value, got "${pair}"`);
+        return [pair.slice(0, at), pair.slice(at + 1)];
+      }),
+    ),
   };
 }
 
@@ -143,7 +155,11 @@ function buildFloor(): string {
   return join(outDir, 'floor-main.js');
 }
 
-async function startBench(withFloor: boolean, cpuProfDir: string | undefined): Promise<Bench> {
+async function startBench(
+  withFloor: boolean,
+  cpuProfDir: string | undefined,
+  gatewayEnv: Record<string, string> = {},
+): Promise<Bench> {
   for (const built of ['dist/main.js', 'dist/simulators/main.js']) {
     if (!existsSync(join(ROOT, built))) throw new Error(`${built} is missing: run npm run build (npm run bench does)`);
   }
@@ -201,6 +217,7 @@ async function startBench(withFloor: boolean, cpuProfDir: string | undefined): P
       ...upstreamEnv,
       GATEWAY_API_KEYS: `bench=admin:${API_KEY}`,
       RATE_LIMIT_RPS: '0',
+      ...gatewayEnv,
     },
     healthUrls: [`http://${host}:${gatewayPort}/health`],
   });
@@ -423,7 +440,7 @@ function printProfiles(dir: string): void {
 // ---------------------------------------------------------------------------
 
 async function benchmark(settings: Settings, argv: string[]): Promise<void> {
-  const bench = await startBench(true, settings.cpuProfDir);
+  const bench = await startBench(true, settings.cpuProfDir, settings.gatewayEnv);
   const runs: RunResult[] = [];
   const phases = [{ latencyMs: 0, connections: settings.connections }];
   if (settings.latencyMs > 0) phases.push({ latencyMs: settings.latencyMs, connections: 1 });
@@ -511,7 +528,7 @@ async function benchmark(settings: Settings, argv: string[]): Promise<void> {
 
 async function soak(settings: Settings, argv: string[]): Promise<void> {
   const seconds = settings.soakSec!;
-  const bench = await startBench(false, settings.cpuProfDir);
+  const bench = await startBench(false, settings.cpuProfDir, settings.gatewayEnv);
   const gateway = bench.servers.gateway!;
   const scenario = SCENARIOS.Q1;
   const load = {
