@@ -9,7 +9,7 @@ import type { TracingConfig } from './config.js';
  * in the request's CallContext down to UpstreamHttp, so no global tracer provider, context
  * manager or AsyncLocalStorage is involved (and two gateways in one test process do not
  * share a tracer). When OTEL_EXPORTER_OTLP_ENDPOINT is unset there is no Tracing at all:
- * the SDK is never loaded and no hook runs on the request path.
+ * the SDK and the exporter are never loaded and no hook runs on the request path.
  */
 export interface Tracing {
   readonly tracer: Tracer;
