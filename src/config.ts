@@ -99,6 +99,9 @@ const envSchema = z.object({
   PERSISTED_OPERATIONS_ONLY: bool(false),
 });
 
+/** Every variable loadConfig reads (for the documentation check in test/unit/config.test.ts). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export type NpmAuthConfig =
   { kind: 'token'; accessToken: string } | { kind: 'password'; username: string; password: string };
 

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { readFileSync } from 'node:fs';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config.js';
 
 const base = {
   NPM_BASE_URL: 'https://npm.example.com/',
@@ -231,5 +232,20 @@ describe('observability settings', () => {
       'OTEL_EXPORTER_OTLP_HEADERS entry 1 must look like name=value',
       'OTEL_EXPORTER_OTLP_HEADERS entry 2 must look like name=value',
     ]);
+  });
+});
+
+describe('documentation of the settings', () => {
+  const read = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+
+  it('.env.example and the README Configuration table name every variable loadConfig reads', () => {
+    const example = read('.env.example');
+    const readme = read('README.md');
+    const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Security'));
+    expect(CONFIG_VARIABLES.length).toBeGreaterThan(40);
+    for (const name of CONFIG_VARIABLES) {
+      expect(example, `.env.example lacks ${name}`).toMatch(new RegExp(`^#? ?${name}=`, 'm'));
+      expect(table, `README Configuration lacks ${name}`).toContain(`\`${name}\``);
+    }
   });
 });
