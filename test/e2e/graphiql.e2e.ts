@@ -138,6 +138,38 @@ describe('GraphiQL in Chromium, served by npm run demo', () => {
     await page.screenshot({ path: SCREENSHOT });
   });
 
+  it('runs the azureStatus subscription over SSE and shows the live status', async () => {
+    const subscription = 'subscription LiveStatus { azureStatus { enabled state } }';
+    await page.locator('.graphiql-query-editor .monaco-editor').click();
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type(subscription);
+    await page.keyboard.press('Shift+ControlOrMeta+End');
+    await page.keyboard.press('Delete');
+    await expect.poll(() => editorText('.graphiql-query-editor'), { timeout: 10_000 }).toBe(subscription);
+    await expect.poll(() => page.locator('.graphiql-tab-button').innerText(), { timeout: 10_000 }).toBe('LiveStatus');
+
+    // GraphiQL subscribes with a GET for text/event-stream, its headers (the key) included.
+    const sent = context.waitForEvent(
+      'request',
+      (r) => r.url().startsWith('http') && new URL(r.url()).searchParams.get('operationName') === 'LiveStatus',
+    );
+    await page.locator('.graphiql-execute-button').click();
+    const request = await sent;
+    expect(request.method()).toBe('GET');
+    expect(request.headers()['accept']).toContain('text/event-stream');
+    expect(request.headers()['authorization']).toBe(`Bearer ${DEMO_ADMIN_KEY}`);
+    await expect
+      .poll(() => editorText('.graphiql-response'), { timeout: 30_000 })
+      .toContain('"state": "SYNC_SUCCEEDED"');
+    expect(await editorText('.graphiql-response')).not.toContain('"errors"');
+    // The same button stops the subscription: the browser aborts the stream, which is the
+    // one request failure this session expects.
+    await page.locator('.graphiql-execute-button').click();
+    const aborted = `${request.url()}: net::ERR_ABORTED`;
+    await expect.poll(() => failed.includes(aborted), { timeout: 10_000 }).toBe(true);
+    failed.splice(failed.indexOf(aborted), 1);
+  });
+
   it('documents every Query field, each with its description, in the Docs explorer', async () => {
     await page.getByRole('button', { name: 'Show Documentation Explorer' }).click();
     const explorer = page.locator('.graphiql-doc-explorer');
