@@ -38,6 +38,25 @@ const readable = (text: string) => text.replace(/\u00a0/g, ' ').trim();
 const editorText = async (pane: '.graphiql-query-editor' | '.graphiql-response') =>
   readable(await page.locator(`${pane} .view-lines`).innerText());
 
+/**
+ * Replaces the editor's document by typing it, as a person would, and waits until GraphiQL
+ * has taken it in: the tab shows `tabTitle` (the operation's name, `<untitled>` when it has
+ * none). GraphiQL re-reads the operation name a moment after an edit; run before that and
+ * it asks for the old one ("Cannot infer operation Dashboard").
+ */
+async function typeDocument(text: string, tabTitle: string): Promise<void> {
+  await page.locator('.graphiql-query-editor .monaco-editor').click();
+  await page.keyboard.press('ControlOrMeta+A');
+  await page.keyboard.type(text);
+  // Monaco closes brackets as they are typed. The typed closers overtype the automatic
+  // ones, except for the first `{` (typed over the selection): its `}` stays behind the
+  // cursor. Drop what is left after the cursor so the editor holds exactly the text.
+  await page.keyboard.press('Shift+ControlOrMeta+End');
+  await page.keyboard.press('Delete');
+  await expect.poll(() => editorText('.graphiql-query-editor'), { timeout: 10_000 }).toBe(text);
+  await expect.poll(() => page.locator('.graphiql-tab-button').innerText(), { timeout: 10_000 }).toBe(tabTitle);
+}
+
 /** Same origin as the gateway, or a URL that is not fetched from a network at all. */
 function isLocal(url: string, origin: string): boolean {
   const parsed = new URL(url);
@@ -102,19 +121,7 @@ describe('GraphiQL in Chromium, served by npm run demo', () => {
   });
 
   it('runs a query typed into the editor, with the demo admin key, and shows the simulators data', async () => {
-    await page.locator('.graphiql-query-editor .monaco-editor').click();
-    await page.keyboard.press('ControlOrMeta+A');
-    await page.keyboard.type(EXAMPLE_QUERY);
-    // Monaco closes brackets as they are typed. The typed closers overtype the automatic
-    // ones, except for the first `{` (typed over the selection): its `}` stays behind the
-    // cursor. Drop what is left after the cursor so the editor holds exactly the query.
-    await page.keyboard.press('Shift+ControlOrMeta+End');
-    await page.keyboard.press('Delete');
-    await expect.poll(() => editorText('.graphiql-query-editor'), { timeout: 10_000 }).toBe(EXAMPLE_QUERY);
-    // GraphiQL re-reads the operation name a moment after an edit; run before that and it
-    // asks for the old one ("Cannot infer operation Dashboard"). The tab title shows when
-    // it has: an anonymous query is "<untitled>".
-    await expect.poll(() => page.locator('.graphiql-tab-button').innerText(), { timeout: 10_000 }).toBe('<untitled>');
+    await typeDocument(EXAMPLE_QUERY, '<untitled>');
 
     // Back to the line's start, so the screenshot shows the query from its beginning.
     await page.keyboard.press('Home');
@@ -140,13 +147,7 @@ describe('GraphiQL in Chromium, served by npm run demo', () => {
 
   it('runs the azureStatus subscription over SSE and shows the live status', async () => {
     const subscription = 'subscription LiveStatus { azureStatus { enabled state } }';
-    await page.locator('.graphiql-query-editor .monaco-editor').click();
-    await page.keyboard.press('ControlOrMeta+A');
-    await page.keyboard.type(subscription);
-    await page.keyboard.press('Shift+ControlOrMeta+End');
-    await page.keyboard.press('Delete');
-    await expect.poll(() => editorText('.graphiql-query-editor'), { timeout: 10_000 }).toBe(subscription);
-    await expect.poll(() => page.locator('.graphiql-tab-button').innerText(), { timeout: 10_000 }).toBe('LiveStatus');
+    await typeDocument(subscription, 'LiveStatus');
 
     // GraphiQL subscribes with a GET for text/event-stream, its headers (the key) included.
     const sent = context.waitForEvent(

@@ -6,7 +6,8 @@ import { loadConfig } from '../../src/config.js';
 import type { AzureStatusFeed } from '../../src/live/azure-status-feed.js';
 import { createLogger } from '../../src/logger.js';
 import type { GatewayMetrics } from '../../src/metrics.js';
-import { composeGateway } from '../../src/server.js';
+import { composeGateway, startGateway } from '../../src/server.js';
+import type { RunningGateway } from '../../src/server.js';
 import type { Tracing } from '../../src/tracing.js';
 import type { Upstreams } from '../../src/upstreams/index.js';
 import { createAxisSimulator } from '../../src/simulators/axis-sim.js';
@@ -162,4 +163,48 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 /** The error codes of a response, in order. */
 export function codes(res: GraphQLResponse): unknown[] {
   return (res.body.errors ?? []).map((e) => e.extensions?.['code']);
+}
+
+export interface ProductionGateway {
+  npmSim: NpmSimulator;
+  axisSim: AxisSimulator;
+  gateway: RunningGateway;
+  /** The gateway's log lines (level info). */
+  logs: string[];
+  /** Stops both simulators; close the gateway yourself, with the grace period under test. */
+  stopSimulators(): Promise<void>;
+}
+
+/**
+ * The production server as main.ts runs it (startGateway, NODE_ENV=production, its own port
+ * and graceful close) against the two simulators: for tests of start-up, readiness, shutdown.
+ */
+export async function startProductionGateway(env: Record<string, string> = {}): Promise<ProductionGateway> {
+  const npmSim = createNpmSimulator({ username: NPM_USER, password: NPM_PASSWORD });
+  const axisSim = createAxisSimulator({ tokens: { [AXIS_RW_TOKEN]: 'rw' } });
+  const [npmUrl, axisUrl] = await Promise.all([npmSim.start(0), axisSim.start(0)]);
+  const stopSimulators = async () => {
+    await Promise.all([npmSim.stop(), axisSim.stop()]);
+  };
+  const logs: string[] = [];
+  try {
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      NPM_BASE_URL: npmUrl,
+      NPM_USERNAME: NPM_USER,
+      NPM_PASSWORD: NPM_PASSWORD,
+      AXIS_BASE_URL: axisUrl,
+      AXIS_API_TOKEN: AXIS_RW_TOKEN,
+      GATEWAY_API_KEYS: `ops=admin:${ADMIN_KEY}`,
+      UPSTREAM_TIMEOUT_MS: '1000',
+      ...env,
+    });
+    const gateway = await startGateway(config, createLogger('info', { write: (l: string) => void logs.push(l) }));
+    return { npmSim, axisSim, gateway, logs, stopSimulators };
+  } catch (err) {
+    await stopSimulators();
+    throw err;
+  }
 }

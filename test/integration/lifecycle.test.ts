@@ -2,13 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
-import { startGateway } from '../../src/server.js';
-import type { RunningGateway } from '../../src/server.js';
-import { createAxisSimulator } from '../../src/simulators/axis-sim.js';
-import { createNpmSimulator } from '../../src/simulators/npm-sim.js';
-import { ADMIN_KEY, AXIS_RW_TOKEN, NPM_PASSWORD, NPM_USER } from '../helpers/stack.js';
+import { ADMIN_KEY, startProductionGateway } from '../helpers/stack.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -17,37 +11,14 @@ afterEach(async () => {
 
 /** The production server (startGateway, as main.ts runs it) against the two simulators. */
 async function boot(env: Record<string, string> = {}) {
-  const npmSim = createNpmSimulator({ username: NPM_USER, password: NPM_PASSWORD });
-  const axisSim = createAxisSimulator({ tokens: { [AXIS_RW_TOKEN]: 'rw' } });
-  const [npmUrl, axisUrl] = await Promise.all([npmSim.start(0), axisSim.start(0)]);
-  cleanups.push(
-    () => npmSim.stop(),
-    () => axisSim.stop(),
-  );
-  const logs: string[] = [];
-  const config = loadConfig({
-    NODE_ENV: 'production',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    NPM_BASE_URL: npmUrl,
-    NPM_USERNAME: NPM_USER,
-    NPM_PASSWORD: NPM_PASSWORD,
-    AXIS_BASE_URL: axisUrl,
-    AXIS_API_TOKEN: AXIS_RW_TOKEN,
-    GATEWAY_API_KEYS: `ops=admin:${ADMIN_KEY}`,
-    UPSTREAM_TIMEOUT_MS: '1000',
-    ...env,
-  });
-  const gateway: RunningGateway = await startGateway(
-    config,
-    createLogger('info', { write: (l: string) => void logs.push(l) }),
-  );
+  const running = await startProductionGateway(env);
+  cleanups.push(() => running.stopSimulators());
   let closed = false;
   cleanups.push(async () => {
-    if (!closed) await gateway.close(100);
+    if (!closed) await running.gateway.close(100);
   });
   const markClosed = () => (closed = true);
-  return { npmSim, axisSim, gateway, logs, markClosed };
+  return { ...running, markClosed };
 }
 
 async function get(url: string) {
