@@ -4,6 +4,7 @@ import type { ExecutionResult, GraphQLError } from 'graphql';
 import { createHistogram, usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import type { FillLabelsFnParams } from '@graphql-yoga/plugin-prometheus';
 import type { Plugin } from 'graphql-yoga';
+import { errorCodeOf } from '../errors.js';
 import type { GatewayMetrics } from '../metrics.js';
 
 export interface MetricsPluginOptions {
@@ -15,12 +16,9 @@ export interface MetricsPluginOptions {
 
 const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
+/** Codes as clients see them (a subscription event's errors may not be masked yet: errorCodeOf reads through). */
 function codesOf(errors: readonly GraphQLError[] | undefined): string[] {
-  if (!errors?.length) return [];
-  return errors.map((e) => {
-    const code = e.extensions?.['code'];
-    return typeof code === 'string' ? code : 'OTHER';
-  });
+  return errors?.length ? errors.map((e) => errorCodeOf(e) ?? 'INTERNAL_SERVER_ERROR') : [];
 }
 
 /**

@@ -3,6 +3,7 @@ import type { DocumentNode, ExecutionResult } from 'graphql';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Context, Span } from '@opentelemetry/api';
 import type { Plugin } from 'graphql-yoga';
+import { errorCodeOf } from '../errors.js';
 import type { Tracing } from '../tracing.js';
 
 export interface TracingPluginOptions {
@@ -58,7 +59,7 @@ export function useTracing({ tracing, traces, endpoint = '/graphql' }: TracingPl
       if (span === undefined || Array.isArray(result) || Symbol.asyncIterator in result) return;
       const errors = (result as ExecutionResult).errors;
       if (!errors?.length) return;
-      const codes = [...new Set(errors.map((e) => String(e.extensions?.['code'] ?? 'OTHER')))];
+      const codes = [...new Set(errors.map((e) => errorCodeOf(e) ?? 'INTERNAL_SERVER_ERROR'))];
       span.setAttribute('graphql.error.codes', codes);
       span.setStatus({ code: SpanStatusCode.ERROR, message: codes.join(',') });
     },

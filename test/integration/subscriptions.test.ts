@@ -3,15 +3,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'graphql-sse';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MANIFEST_PATH } from '../../scripts/persisted-operations.js';
-import { loadConfig } from '../../src/config.js';
 import { persistedOperationId } from '../../src/persisted-operations.js';
-import { createLogger } from '../../src/logger.js';
-import { startGateway } from '../../src/server.js';
-import { NPM_INVALID_APP_PASSWD, createNpmSimulator } from '../../src/simulators/npm-sim.js';
-import { createAxisSimulator } from '../../src/simulators/axis-sim.js';
+import { NPM_INVALID_APP_PASSWD } from '../../src/simulators/npm-sim.js';
 import { openSse } from '../helpers/sse.js';
 import type { SseEvent, SseStream } from '../helpers/sse.js';
-import { ADMIN_KEY, AXIS_RW_TOKEN, NPM_PASSWORD, NPM_USER, VIEWER_KEY, startStack } from '../helpers/stack.js';
+import { ADMIN_KEY, VIEWER_KEY, startProductionGateway, startStack } from '../helpers/stack.js';
 import type { Stack } from '../helpers/stack.js';
 
 /**
@@ -133,6 +129,9 @@ describe('azureStatus subscription (poll every 50 ms)', () => {
     });
     expect(JSON.stringify(failed)).not.toContain('upstream-body-must-not-leak');
     expect(states([recovered!])).toEqual(['SYNC_SUCCEEDED']);
+    // Operators see the error event on /metrics, under its code.
+    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    expect(metrics).toMatch(/^gateway_graphql_errors_total\{code="UPSTREAM_ERROR",operation_type="subscription"\} 1$/m);
     // Still open: no `complete`, and the next change still arrives.
     await stack.gql('mutation { setAzureSyncEnabled(enabled: false) { state } }');
     await sub.waitFor((e) => states(e).at(-1) === 'SYNC_DISABLED');
@@ -293,25 +292,7 @@ describe('upstream traffic does not grow with subscribers (poll every 100 ms)', 
 
 describe('shutdown', () => {
   it('closing the gateway completes open subscription streams instead of waiting out the grace period', async () => {
-    const npmSim = createNpmSimulator({ username: NPM_USER, password: NPM_PASSWORD });
-    const axisSim = createAxisSimulator({ tokens: { [AXIS_RW_TOKEN]: 'rw' } });
-    const [npmUrl, axisUrl] = await Promise.all([npmSim.start(0), axisSim.start(0)]);
-    const logs: string[] = [];
-    const gateway = await startGateway(
-      loadConfig({
-        NODE_ENV: 'production',
-        PORT: '0',
-        HOST: '127.0.0.1',
-        NPM_BASE_URL: npmUrl,
-        NPM_USERNAME: NPM_USER,
-        NPM_PASSWORD: NPM_PASSWORD,
-        AXIS_BASE_URL: axisUrl,
-        AXIS_API_TOKEN: AXIS_RW_TOKEN,
-        GATEWAY_API_KEYS: `ops=admin:${ADMIN_KEY}`,
-        AZURE_STATUS_POLL_MS: '100',
-      }),
-      createLogger('info', { write: (l: string) => void logs.push(l) }),
-    );
+    const { npmSim, gateway, logs, stopSimulators } = await startProductionGateway({ AZURE_STATUS_POLL_MS: '100' });
     try {
       const subs = [await subscribe(gateway, admin, 'POST'), await subscribe(gateway, admin, 'GET')];
       await Promise.all(subs.map((s) => s.waitFor((e) => e.length === 1)));
@@ -326,7 +307,7 @@ describe('shutdown', () => {
       expect(npmSim.counts()['status.get']).toBe(polls);
     } finally {
       for (const s of open.splice(0)) s.close();
-      await Promise.all([npmSim.stop(), axisSim.stop()]);
+      await stopSimulators();
     }
   });
 });
