@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { getOperationAST } from 'graphql';
 import type { Context as TraceContext } from '@opentelemetry/api';
 import { makeExecutableSchema } from '@graphql-tools/schema';
@@ -33,13 +32,12 @@ import { useRequestGuard } from './plugins/use-request-guard.js';
 import { useRequestId } from './plugins/use-request-id.js';
 import { useTracing } from './plugins/use-tracing.js';
 import { resolvers } from './resolvers/index.js';
+import { readSchemaSdl } from './schema.js';
 import { MemoryIdempotencyStore } from './stores/idempotency.js';
 import type { IdempotencyStore } from './stores/idempotency.js';
 import { MemoryRateLimitStore } from './stores/rate-limit.js';
 import type { RateLimitStore } from './stores/rate-limit.js';
 import type { Upstreams } from './upstreams/index.js';
-
-export const SCHEMA_PATH = new URL('../schema.graphql', import.meta.url);
 
 /** What GraphiQL shows on first open: the dashboard a frontend would load. */
 export const DASHBOARD_QUERY = `# One request, both upstreams, fetched in parallel.
@@ -185,7 +183,7 @@ export function createGateway({
   azureStatusFeed = createAzureStatusFeedFor(config, logger, upstreams),
 }: GatewayDeps): Gateway {
   const schema = makeExecutableSchema<GatewayContext>({
-    typeDefs: readFileSync(SCHEMA_PATH, 'utf8'),
+    typeDefs: readSchemaSdl(),
     resolvers,
   });
   const requestIds = new WeakMap<Request, string>();

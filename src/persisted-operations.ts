@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { GraphQLError, buildSchema, parse, validate } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
+import { readSchemaSdl } from './schema.js';
 
 /**
  * Persisted operations (trusted documents): a manifest, `{ "<id>": "<document>" }` as GraphQL
@@ -10,9 +11,6 @@ import type { GraphQLSchema } from 'graphql';
  * stale or hand-edited manifest stops the gateway with every problem listed, instead of
  * failing one frontend request at a time.
  */
-
-/** The schema the gateway serves (the file gateway.ts builds it from). */
-const SCHEMA_PATH = new URL('../schema.graphql', import.meta.url);
 
 /** The manifest id of a document: hex SHA-256 of its exact text (GraphQL-over-HTTP `sha256:` payload). */
 export function persistedOperationId(document: string): string {
@@ -23,7 +21,7 @@ const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
 let servedSchema: GraphQLSchema | undefined;
 function schemaOf(): GraphQLSchema {
-  servedSchema ??= buildSchema(readFileSync(SCHEMA_PATH, 'utf8'));
+  servedSchema ??= buildSchema(readSchemaSdl());
   return servedSchema;
 }
 

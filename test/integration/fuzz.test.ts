@@ -25,7 +25,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MANIFEST_PATH } from '../../scripts/persisted-operations.js';
 import type { ErrorCode } from '../../src/errors.js';
-import { SCHEMA_PATH } from '../../src/gateway.js';
+import { SCHEMA_PATH } from '../../src/schema.js';
 import {
   WRITE_ONLY_MARK,
   deepJsonText,

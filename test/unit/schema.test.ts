@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { buildSchema, isEnumType, isInputObjectType, isObjectType, isScalarType } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { SCHEMA_PATH } from '../../src/gateway.js';
+import { SCHEMA_PATH } from '../../src/schema.js';
 
 const schema = buildSchema(readFileSync(SCHEMA_PATH, 'utf8'));
 const ours = Object.values(schema.getTypeMap()).filter(
