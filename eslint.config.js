@@ -5,6 +5,7 @@ export default tseslint.config(
   {
     ignores: [
       'dist/**',
+      'dist-sim/**',
       'node_modules/**',
       'coverage/**',
       'test-results/**',

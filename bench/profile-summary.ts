@@ -49,7 +49,7 @@ export function groupOf(frame: CallFrame): string {
     const parts = url.slice(at + marker.length).split('/');
     return parts[0]?.startsWith('@') ? `${parts[0]}/${parts[1] ?? ''}` : (parts[0] ?? 'node_modules');
   }
-  const own = /\/(dist|src|bench)\//.exec(url);
+  const own = /\/(dist-sim|dist|src|bench)\//.exec(url);
   return own === null ? 'other' : `project ${own[1]}/`;
 }
 
@@ -58,7 +58,8 @@ function shortWhere(frame: CallFrame): string {
   if (url === '') return '';
   const marker = '/node_modules/';
   const at = url.lastIndexOf(marker);
-  let file = at !== -1 ? url.slice(at + marker.length) : url.replace(/^file:\/\/.*?\/(dist|src|bench)\//, '$1/');
+  let file =
+    at !== -1 ? url.slice(at + marker.length) : url.replace(/^file:\/\/.*?\/(dist-sim|dist|src|bench)\//, '$1/');
   file = file.replace(/^node:/, 'node:');
   return `${file}:${frame.lineNumber + 1}`;
 }

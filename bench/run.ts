@@ -40,7 +40,7 @@ import { leastSquares } from './stats.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = join(ROOT, 'bench', 'results.md');
 
-// The simulators' demo credentials (src/simulators/config.ts defaults), passed explicitly.
+// The simulators' demo credentials (simulators/config.ts defaults), passed explicitly.
 const NPM_USER = 'admin';
 const NPM_PASSWORD = 'demo-npm-password';
 const AXIS_TOKEN = 'demo-axis-rw-token';
@@ -160,8 +160,10 @@ async function startBench(
   cpuProfDir: string | undefined,
   gatewayEnv: Record<string, string> = {},
 ): Promise<Bench> {
-  for (const built of ['dist/main.js', 'dist/simulators/main.js']) {
-    if (!existsSync(join(ROOT, built))) throw new Error(`${built} is missing: run npm run build (npm run bench does)`);
+  for (const built of ['dist/main.js', 'dist-sim/main.js']) {
+    if (!existsSync(join(ROOT, built))) {
+      throw new Error(`${built} is missing: run npm run build and npm run build:sim (npm run bench does)`);
+    }
   }
   const logDir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
   const host = '127.0.0.1';
@@ -183,7 +185,7 @@ async function startBench(
   const sims = await startChild({
     name: 'simulators',
     command: node,
-    args: nodeArgs('simulators', 'dist/simulators/main.js'),
+    args: nodeArgs('simulators', 'dist-sim/main.js'),
     cwd: ROOT,
     logDir,
     env: {

@@ -19,7 +19,7 @@ export interface Scenario {
   readonly upstreamCalls: Readonly<Record<string, number>>;
 }
 
-/** A seed user (src/simulators/seed.ts); every M1 writes the same user, which is fine. */
+/** A seed user (simulators/seed.ts); every M1 writes the same user, which is fine. */
 export const BENCH_USER_ID = 'u-0001';
 
 export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {

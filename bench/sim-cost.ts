@@ -1,7 +1,7 @@
 /**
  * CPU per request of the simulator process alone, for each route the benchmark uses: the
  * simulators share the machine with the servers under test, so their cost caps what the
- * benchmark can show. Needs `npm run build`; run with `npx tsx bench/sim-cost.ts [--cpu-prof <dir>]`.
+ * benchmark can show. Needs `npm run build:sim`; run with `npx tsx bench/sim-cost.ts [--cpu-prof <dir>]`.
  *
  * Each route: a 2 s warm-up, then three windows of 30 000 requests at 16 connections; the
  * median µs of simulator user+system CPU per request is printed.
@@ -26,7 +26,7 @@ const axis = `http://127.0.0.1:${axisPort}`;
 const sims = await startChild({
   name: 'simulators',
   command: process.execPath,
-  args: [...(profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`]), 'dist/simulators/main.js'],
+  args: [...(profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`]), 'dist-sim/main.js'],
   cwd: ROOT,
   logDir: mkdtempSync(join(tmpdir(), 'sim-cost-')),
   env: { SIM_HOST: '127.0.0.1', NPM_SIM_PORT: String(npmPort), AXIS_SIM_PORT: String(axisPort) },

@@ -7,8 +7,8 @@ import { loadConfig } from '../src/config.js';
 import { DASHBOARD_QUERY } from '../src/gateway.js';
 import { createLogger } from '../src/logger.js';
 import { startGateway } from '../src/server.js';
-import { createAxisSimulator } from '../src/simulators/axis-sim.js';
-import { createNpmSimulator } from '../src/simulators/npm-sim.js';
+import { createAxisSimulator } from '../simulators/axis-sim.js';
+import { createNpmSimulator } from '../simulators/npm-sim.js';
 import { MANIFEST_PATH } from './persisted-operations.js';
 import { pino } from 'pino';
 

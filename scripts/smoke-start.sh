@@ -2,7 +2,7 @@
 # Starts the built simulators and the production server (`npm start` runs exactly
 # `node dist/main.js`; it is started directly here so SIGTERM reaches Node and not npm),
 # asks for /health and one query that needs both upstreams, then stops the gateway with
-# SIGTERM and expects a clean exit. Needs `npm run build` first.
+# SIGTERM and expects a clean exit. Needs `npm run build` and `npm run build:sim` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +33,7 @@ wait_for() { # url
   return 1
 }
 
-NPM_SIM_PORT=$NPM_PORT AXIS_SIM_PORT=$AXIS_PORT node dist/simulators/main.js >"$work/sim.log" 2>&1 &
+NPM_SIM_PORT=$NPM_PORT AXIS_SIM_PORT=$AXIS_PORT node dist-sim/main.js >"$work/sim.log" 2>&1 &
 sim_pid=$!
 wait_for "http://127.0.0.1:$NPM_PORT/__sim/health"
 wait_for "http://127.0.0.1:$AXIS_PORT/__sim/health"

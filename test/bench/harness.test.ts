@@ -112,6 +112,7 @@ describe('bench profile summary', () => {
     expect(groupOf(frame('file:///app/node_modules/a/node_modules/undici/lib/x.js'))).toBe('undici');
     expect(groupOf(frame('node:internal/streams/pipeline'))).toBe('node core');
     expect(groupOf(frame('file:///app/dist/upstreams/http.js'))).toBe('project dist/');
+    expect(groupOf(frame('file:///app/dist-sim/sim-server.js'))).toBe('project dist-sim/');
     expect(groupOf(frame('', '(garbage collector)'))).toBe('(garbage collector)');
   });
 });

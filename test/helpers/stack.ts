@@ -10,10 +10,10 @@ import { composeGateway, startGateway } from '../../src/server.js';
 import type { RunningGateway } from '../../src/server.js';
 import type { Tracing } from '../../src/tracing.js';
 import type { Upstreams } from '../../src/upstreams/index.js';
-import { createAxisSimulator } from '../../src/simulators/axis-sim.js';
-import type { AxisSimulator, AxisSimulatorOptions } from '../../src/simulators/axis-sim.js';
-import { createNpmSimulator } from '../../src/simulators/npm-sim.js';
-import type { NpmSimulator, NpmSimulatorOptions } from '../../src/simulators/npm-sim.js';
+import { createAxisSimulator } from '../../simulators/axis-sim.js';
+import type { AxisSimulator, AxisSimulatorOptions } from '../../simulators/axis-sim.js';
+import { createNpmSimulator } from '../../simulators/npm-sim.js';
+import type { NpmSimulator, NpmSimulatorOptions } from '../../simulators/npm-sim.js';
 
 export const NPM_USER = 'admin';
 export const NPM_PASSWORD = 'npm-password-under-test-7f3a';

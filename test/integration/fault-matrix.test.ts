@@ -12,7 +12,7 @@ import type { GraphQLResponse, Stack, StackOptions } from '../helpers/stack.js';
  * outcome without any upstream call, and that the gateway still serves a clean query.
  *
  * A note on "writes applied": the simulators apply every fault before the vendor handler
- * runs (src/simulators/sim-server.ts: count -> body -> latency -> fault -> handler), so a
+ * runs (simulators/sim-server.ts: count -> body -> latency -> fault -> handler), so a
  * faulted write is never applied there. A real upstream may have applied a write whose
  * answer was lost (reset after sending, hang, malformed 200), which is why the gateway never
  * repeats such a write and keeps the error under the Idempotency-Key.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codes, startStack } from '../helpers/stack.js';
-import { mulberry32 } from '../../src/simulators/seed.js';
+import { mulberry32 } from '../../simulators/seed.js';
 import type { GraphQLResponse, Stack } from '../helpers/stack.js';
 
 /**
@@ -13,7 +13,7 @@ import type { GraphQLResponse, Stack } from '../helpers/stack.js';
  * key and variables (up to 3 more times); some writes are double-clicked (sent twice at
  * once with the same key).
  *
- * What the simulators do with a fault (src/simulators/sim-server.ts, onRequest): the
+ * What the simulators do with a fault (simulators/sim-server.ts, onRequest): the
  * request is counted on arrival, then its body is read, then the first matching fault rule
  * is applied, and only when there is none does the vendor handler run. A `reset` destroys
  * the socket before the handler and an `error` answers instead of it, so a faulted request

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAxisSimulator } from '../../src/simulators/axis-sim.js';
-import { createNpmSimulator } from '../../src/simulators/npm-sim.js';
+import { createAxisSimulator } from '../../simulators/axis-sim.js';
+import { createNpmSimulator } from '../../simulators/npm-sim.js';
 
 /** The gateway as users run it: its own process, configured by environment variables only. */
 function startMain(env: Record<string, string>): ChildProcess {

@@ -4,7 +4,7 @@ import { createClient } from 'graphql-sse';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MANIFEST_PATH } from '../../scripts/persisted-operations.js';
 import { persistedOperationId } from '../../src/persisted-operations.js';
-import { NPM_INVALID_APP_PASSWD } from '../../src/simulators/npm-sim.js';
+import { NPM_INVALID_APP_PASSWD } from '../../simulators/npm-sim.js';
 import { openSse } from '../helpers/sse.js';
 import type { SseEvent, SseStream } from '../helpers/sse.js';
 import { ADMIN_KEY, VIEWER_KEY, startProductionGateway, startStack } from '../helpers/stack.js';

@@ -4,7 +4,7 @@ import { UpstreamHttp } from '../../src/upstreams/http.js';
 import { createNpmTokenSource } from '../../src/upstreams/npm/auth.js';
 import { NpmClient } from '../../src/upstreams/npm/client.js';
 import { parseNpmErrorBody } from '../../src/upstreams/npm/types.js';
-import { createNpmSimulator } from '../../src/simulators/npm-sim.js';
+import { createNpmSimulator } from '../../simulators/npm-sim.js';
 import { AXIS_RO_TOKEN, NPM_PASSWORD, NPM_USER, codes, startStack } from '../helpers/stack.js';
 import type { Stack } from '../helpers/stack.js';
 

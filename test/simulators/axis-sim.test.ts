@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createAxisSimulator } from '../../src/simulators/axis-sim.js';
-import type { AxisSimulator } from '../../src/simulators/axis-sim.js';
+import { createAxisSimulator } from '../../simulators/axis-sim.js';
+import type { AxisSimulator } from '../../simulators/axis-sim.js';
 import { http } from './http.js';
 
 const RW = 'demo-axis-rw-token';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadSimConfig } from '../../src/simulators/config.js';
+import { loadSimConfig } from '../../simulators/config.js';
 
 describe('loadSimConfig', () => {
   it('uses the demo defaults when nothing is set', () => {

@@ -1,10 +1,10 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createAxisSimulator } from '../../src/simulators/axis-sim.js';
-import type { AxisSimulator } from '../../src/simulators/axis-sim.js';
-import { FaultInjector, RequestCounter } from '../../src/simulators/faults.js';
-import { createNpmSimulator } from '../../src/simulators/npm-sim.js';
-import type { NpmSimulator } from '../../src/simulators/npm-sim.js';
+import { createAxisSimulator } from '../../simulators/axis-sim.js';
+import type { AxisSimulator } from '../../simulators/axis-sim.js';
+import { FaultInjector, RequestCounter } from '../../simulators/faults.js';
+import { createNpmSimulator } from '../../simulators/npm-sim.js';
+import type { NpmSimulator } from '../../simulators/npm-sim.js';
 import { http } from './http.js';
 
 const NPM_API = '/api/npm.azure_config/1.0';

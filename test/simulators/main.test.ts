@@ -4,11 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { http } from './http.js';
 
-const MAIN = fileURLToPath(new URL('../../src/simulators/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../simulators/main.ts', import.meta.url));
 
 const children = new Set<ChildProcess>();
 
-/** Runs main.ts with tsx, the way `tsx src/simulators/main.ts` does. */
+/** Runs main.ts with tsx, the way `tsx simulators/main.ts` does. */
 function run(env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
     env: { PATH: process.env['PATH'] ?? '', ...env },

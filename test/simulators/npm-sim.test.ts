@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createNpmSimulator } from '../../src/simulators/npm-sim.js';
-import type { NpmSimulator } from '../../src/simulators/npm-sim.js';
+import { createNpmSimulator } from '../../simulators/npm-sim.js';
+import type { NpmSimulator } from '../../simulators/npm-sim.js';
 import { eventually, http } from './http.js';
 
 const API = '/api/npm.azure_config/1.0';

@@ -1,6 +1,6 @@
 /**
  * Runs the upstream simulators as a program:
- *   tsx src/simulators/main.ts      (or node dist/simulators/main.js)
+ *   tsx simulators/main.ts      (or, after npm run build:sim, node dist-sim/main.js)
  * Environment: see config.ts (NPM_SIM_PORT=4010, AXIS_SIM_PORT=4020,
  * SIM_HOST=127.0.0.1, SIM_ONLY=npm|axis, demo credentials by default).
  * Prints one line per simulator with its base URL; stops on SIGTERM/SIGINT.
