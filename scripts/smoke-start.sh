@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Starts the built simulators and the production server (`npm start` runs exactly
-# `node dist/main.js`; it is started directly here so SIGTERM reaches Node and not npm),
-# asks for /health and one query that needs both upstreams, then stops the gateway with
-# SIGTERM and expects a clean exit. Needs `npm run build` and `npm run build:sim` first.
+# Checks that no simulator code ships (none in dist/, none in the Dockerfile's gateway stage or
+# the stages it copies from), then starts the built simulators and the production server
+# (`npm start` runs exactly `node dist/main.js`; it is started directly here so SIGTERM reaches
+# Node and not npm), asks for /health and one query that needs both upstreams, then stops the
+# gateway with SIGTERM and expects a clean exit. Needs `npm run build` and `npm run build:sim` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,56 @@ if [ "$start_script" != "node dist/main.js" ]; then
   echo "npm start runs '$start_script'; this smoke test starts node dist/main.js" >&2
   exit 1
 fi
+
+# The simulators are a separate program (simulators/, built into dist-sim/): test doubles that
+# must never be deployed. A file name or a string only they contain, anywhere in dist/, fails.
+if [ ! -f dist/main.js ]; then
+  echo "dist/main.js is missing: run npm run build first" >&2
+  exit 1
+fi
+leaked=$(
+  find dist -ipath '*simulator*' -o -ipath '*-sim.*'
+  grep -rlE 'createNpmSimulator|createAxisSimulator|/__sim/' dist || true # 1 = no match
+)
+if [ -n "$leaked" ]; then
+  echo "dist/ holds simulator code (a stale build? rm -rf dist && npm run build):" >&2
+  echo "$leaked" | sort -u >&2
+  exit 1
+fi
+echo "dist/ holds no simulator code"
+
+# The Dockerfile's last stage is what `docker build .` gives: the gateway image. Neither it nor
+# any stage it is built FROM or copies --from may name the simulators (source or dist-sim/).
+node --input-type=module - <<'EOF'
+import { readFileSync } from 'node:fs';
+const stages = [];
+for (const line of readFileSync('Dockerfile', 'utf8').replace(/\\\n/g, ' ').split('\n')) {
+  const from = /^FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
+  if (from) stages.push({ base: from[1], name: from[2] ?? String(stages.length), lines: [] });
+  else if (stages.length > 0 && line.trim() !== '' && !line.trim().startsWith('#')) stages.at(-1).lines.push(line);
+}
+const byRef = new Map(stages.flatMap((stage, i) => [[stage.name, stage], [String(i), stage]]));
+const seen = new Set();
+const problems = [];
+const visit = (stage) => {
+  if (seen.has(stage)) return;
+  seen.add(stage);
+  for (const line of [stage.base, ...stage.lines]) {
+    if (/simulator|dist-sim/i.test(line)) problems.push(`stage ${stage.name}: ${line.trim()}`);
+  }
+  const copiedFrom = stage.lines.flatMap((line) => [...line.matchAll(/--from=(\S+)/g)].map((m) => m[1]));
+  for (const ref of [stage.base, ...copiedFrom]) if (byRef.has(ref)) visit(byRef.get(ref));
+};
+const last = stages.at(-1);
+if (last === undefined) problems.push('the Dockerfile has no FROM');
+else visit(last);
+if (problems.length > 0) {
+  console.error(`the Dockerfile's last (gateway) stage reaches simulator code:\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(`Dockerfile: the gateway stage (${last.name}) and the ${seen.size - 1} stage(s) it builds on name no simulator`);
+EOF
+
 work=$(mktemp -d)
 sim_pid=""
 gw_pid=""
