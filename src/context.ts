@@ -2,8 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Context as TraceContext } from '@opentelemetry/api';
 import type { YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { NOBODY } from './auth/principal.js';
-import type { Principal } from './auth/principal.js';
 import type { AzureStatusFeed } from './live/azure-status-feed.js';
 import { createLoaders } from './loaders.js';
 import type { Loaders } from './loaders.js';
@@ -14,8 +12,6 @@ import type { CallContext } from './upstreams/http.js';
 /** What the context factory adds for every request; it holds this caller's data only. */
 export interface GatewayRequestContext {
   requestId: string;
-  /** Who is calling (set by useClientAuth before the context is built). */
-  principal: Principal;
   /**
    * Passed to every upstream call made for this request: request id, the request's logger
    * (`call.log`, bound to the request id and made on first use; it lives here rather than on
@@ -55,7 +51,6 @@ export function requestIdFor(request: Request): string {
 export function createContextFactory(
   deps: ContextDeps,
   requestIds: WeakMap<Request, string>,
-  principals: WeakMap<Request, Principal>,
   /** The operation span's context per request, when tracing is on. */
   traces?: WeakMap<Request, TraceContext>,
 ) {
@@ -79,7 +74,6 @@ export function createContextFactory(
     if (trace !== undefined) call.trace = trace;
     return {
       requestId,
-      principal: principals.get(request) ?? NOBODY,
       call,
       loaders: createLoaders(deps, call),
       npm: deps.npm,

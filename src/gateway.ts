@@ -217,7 +217,6 @@ export function createGateway({
         azureStatusFeed,
       },
       requestIds,
-      principals,
       traces,
     ),
     maskedErrors: { maskError },
