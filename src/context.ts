@@ -3,8 +3,8 @@ import type { Context as TraceContext } from '@opentelemetry/api';
 import type { YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { AzureStatusFeed } from './live/azure-status-feed.js';
-import { createLoaders } from './loaders.js';
-import type { Loaders } from './loaders.js';
+import { createAxisSource, createLoaders, createNpmSource } from './loaders.js';
+import type { AxisSource, Loaders, NpmSource } from './loaders.js';
 import type { AxisClient } from './upstreams/axis/client.js';
 import type { NpmClient } from './upstreams/npm/client.js';
 import type { CallContext } from './upstreams/http.js';
@@ -20,8 +20,9 @@ export interface GatewayRequestContext {
    */
   call: CallContext & { readonly log: Logger };
   loaders: Loaders;
-  npm: NpmClient;
-  axis: AxisClient;
+  /** The upstream clients for this request: each write keeps `loaders` coherent. */
+  npm: NpmSource;
+  axis: AxisSource;
   axisAutoCommit: boolean;
   /** The gateway's one azureStatus poller (shared by every subscriber, not per request). */
   azureStatusFeed: AzureStatusFeed;
@@ -72,12 +73,13 @@ export function createContextFactory(
     };
     const trace = traces?.get(request);
     if (trace !== undefined) call.trace = trace;
+    const { loaders, hooks } = createLoaders(deps, call);
     return {
       requestId,
       call,
-      loaders: createLoaders(deps, call),
-      npm: deps.npm,
-      axis: deps.axis,
+      loaders,
+      npm: createNpmSource(deps.npm, hooks),
+      axis: createAxisSource(deps.axis, hooks),
       axisAutoCommit: deps.axisAutoCommit,
       azureStatusFeed: deps.azureStatusFeed,
     };
