@@ -5,17 +5,17 @@ import { useGraphQlJit } from '@envelop/graphql-jit';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { createInlineSigningKeyProvider, createRemoteJwksSigningKeyProvider, useJWT } from '@graphql-yoga/plugin-jwt';
-import type { GetSigningKeyFunction } from '@graphql-yoga/plugin-jwt';
 import { createYoga } from 'graphql-yoga';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import type { Principal } from './auth/principal.js';
-import { jwtBearerOf, useClientAuth } from './auth/use-client-auth.js';
+import { useClientAuth } from './auth/use-client-auth.js';
+import { useJwtAuth } from './auth/use-jwt-auth.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
 import { createContextFactory } from './context.js';
 import type { GatewayContext, GatewayRequestContext } from './context.js';
-import { UpstreamError, maskError } from './errors.js';
+import { maskError } from './errors.js';
+import { GRAPHIQL_HEADERS, graphiqlOptions, renderGraphiQLOnDemand } from './graphiql.js';
 import { createMetrics } from './metrics.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Tracing } from './tracing.js';
@@ -38,18 +38,7 @@ import type { IdempotencyStore } from './stores/idempotency.js';
 import { MemoryRateLimitStore } from './stores/rate-limit.js';
 import type { RateLimitStore } from './stores/rate-limit.js';
 import type { Upstreams } from './upstreams/index.js';
-
-/** What GraphiQL shows on first open: the dashboard a frontend would load. */
-export const DASHBOARD_QUERY = `# One request, both upstreams, fetched in parallel.
-query Dashboard {
-  azureStatus { enabled state lastSyncAt }
-  azureAccounts { accId tenantId }
-  users(pageSize: 50) {
-    totalRecords
-    nodes { id userName email groups { id name } }
-  }
-}
-`;
+import { createYogaLogging } from './yoga-logging.js';
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -60,7 +49,7 @@ export interface GatewayDeps {
   /** True once shutdown has begun (/ready answers 503). */
   draining?: () => boolean;
   /** What GraphiQL's Headers tab starts with (the demo puts its key there). */
-  graphiqlHeaders?: Record<string, string>;
+  graphiqlHeaders?: Readonly<Record<string, string>>;
   /**
    * The registry `/metrics` serves, shared with the upstream layer's hooks (see
    * composeGateway). Without one, a registry of GraphQL metrics only is made here.
@@ -74,12 +63,6 @@ export interface GatewayDeps {
    */
   azureStatusFeed?: AzureStatusFeed;
 }
-
-/** GraphiQL's first document: how to authenticate, then the dashboard. */
-const GRAPHIQL_DOCUMENT = `# Every operation needs a credential: open the "Headers" tab below and set
-#   { "Authorization": "Bearer <your API key or JWT>" }
-# (viewer keys run queries; admin keys also run mutations).
-${DASHBOARD_QUERY}`;
 
 /**
  * Operation limits (graphql-armor), checked at parse and validation time, so a hostile
@@ -95,64 +78,6 @@ export const OPERATION_LIMITS = {
   maxTokens: 2_000,
   maxDirectives: 20,
 } as const;
-
-/** A JWT's header, or undefined when it is not readable JSON. */
-function jwtHeader(token: string): { alg?: unknown; kid?: unknown } | undefined {
-  try {
-    const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
-    return header !== null && typeof header === 'object' ? (header as { alg?: unknown; kid?: unknown }) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function jwtPlugin(config: GatewayConfig): Plugin | undefined {
-  const jwt = config.auth.jwt;
-  if (config.auth.disabled || jwt === undefined) return undefined;
-  // A token with a `kid` is checked against the JWKS, one without against the shared secret
-  // (jwks-rsa would otherwise hand out its only key for any token). Only the algorithms of
-  // configured keys are accepted, and jsonwebtoken refuses a public key as an HMAC secret.
-  const providers: GetSigningKeyFunction[] = [];
-  const algorithms: Array<'RS256' | 'ES256' | 'HS256'> = [];
-  if (jwt.jwksUrl !== undefined) {
-    const jwks = createRemoteJwksSigningKeyProvider({
-      jwksUri: jwt.jwksUrl,
-      cache: true,
-      rateLimit: true,
-      timeout: 5_000,
-    });
-    providers.push((kid) => (kid === undefined ? '' : jwks(kid)));
-    algorithms.push('RS256', 'ES256');
-  }
-  if (jwt.secret !== undefined) {
-    providers.push(createInlineSigningKeyProvider(jwt.secret));
-    algorithms.push('HS256');
-  }
-  return useJWT({
-    signingKeyProviders: providers as [GetSigningKeyFunction, ...GetSigningKeyFunction[]],
-    // Only tokens some configured key could verify reach the plugin (it answers 500 when no
-    // provider has a key); every other bearer is left to useClientAuth, which refuses it as
-    // UNAUTHENTICATED.
-    tokenLookupLocations: [
-      ({ request }) => {
-        const token = jwtBearerOf(request);
-        const header = token === undefined ? undefined : jwtHeader(token);
-        if (token === undefined || header === undefined || !algorithms.includes(header.alg as 'HS256'))
-          return undefined;
-        if (header.alg !== 'HS256' && header.kid === undefined) return undefined;
-        return { token, prefix: 'Bearer' };
-      },
-    ],
-    tokenVerification: {
-      algorithms,
-      ...(jwt.issuer !== undefined ? { issuer: jwt.issuer } : {}),
-      ...(jwt.audience !== undefined ? { audience: jwt.audience } : {}),
-    },
-    // Our useClientAuth decides: an invalid token may still be a valid API key... and the
-    // refusal must carry our UNAUTHENTICATED code.
-    reject: { missingToken: false, invalidToken: false },
-  }) as Plugin;
-}
 
 /** One feed per gateway instance, polling NPM through the gateway's own client. */
 export function createAzureStatusFeedFor(
@@ -177,7 +102,7 @@ export function createGateway({
   upstreams,
   stores = {},
   draining = () => false,
-  graphiqlHeaders = { Authorization: 'Bearer <your API key or JWT>' },
+  graphiqlHeaders = GRAPHIQL_HEADERS,
   metrics = config.metrics.enabled ? createMetrics() : undefined,
   tracing,
   azureStatusFeed = createAzureStatusFeedFor(config, logger, upstreams),
@@ -188,7 +113,6 @@ export function createGateway({
   });
   const requestIds = new WeakMap<Request, string>();
   const principals = new WeakMap<Request, Principal>();
-  const yogaLog = logger.child({ component: 'yoga' });
   const production = config.env === 'production';
   if (config.auth.disabled) {
     logger.warn(
@@ -203,7 +127,7 @@ export function createGateway({
       ttlMs: config.idempotencyTtlMs,
       runningTtlMs: config.resilience.requestTimeoutMs + 5_000,
     });
-  const jwt = jwtPlugin(config);
+  const jwt = useJwtAuth(config.auth);
   const traces = tracing ? new WeakMap<Request, TraceContext>() : undefined;
   return createYoga<Record<string, unknown>, GatewayRequestContext>({
     schema,
@@ -237,32 +161,9 @@ export function createGateway({
           methods: ['GET', 'POST'],
         }
       : false,
-    graphiql: config.graphiql
-      ? {
-          title: 'NPM + Axis gateway',
-          defaultQuery: config.auth.disabled ? DASHBOARD_QUERY : GRAPHIQL_DOCUMENT,
-          headers: config.auth.disabled ? undefined : JSON.stringify(graphiqlHeaders, null, 2),
-          shouldPersistHeaders: false,
-        }
-      : false,
-    // The self-contained GraphiQL page is a ~38 MB module once loaded: only load it the first
-    // time someone opens GraphiQL (never, in production by default).
-    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
-    logging: {
-      debug: (...args: unknown[]) => yogaLog.debug(String(args[0])),
-      info: (...args: unknown[]) => yogaLog.info(String(args[0])),
-      warn: (...args: unknown[]) => yogaLog.warn(String(args[0])),
-      // Yoga reports every resolver error here. Upstream failures are expected and already
-      // logged (with their code) by useOperationLog, so they drop to debug.
-      error: (...args: unknown[]) => {
-        const err = args[0];
-        if (!(err instanceof Error)) return yogaLog.error(String(err));
-        const expected =
-          err instanceof UpstreamError || (err as { originalError?: unknown }).originalError instanceof UpstreamError;
-        if (expected) yogaLog.debug({ err }, 'upstream failure');
-        else yogaLog.error({ err }, 'yoga error');
-      },
-    },
+    graphiql: graphiqlOptions(config, graphiqlHeaders),
+    renderGraphiQL: renderGraphiQLOnDemand,
+    logging: createYogaLogging(logger),
     plugins: [
       ...(tracing && traces ? [useTracing({ tracing, traces })] : []),
       useRequestId(requestIds),
