@@ -15,11 +15,9 @@ import type { GatewayConfig } from './config.js';
 import { createContextFactory } from './context.js';
 import type { GatewayContext, GatewayRequestContext } from './context.js';
 import { maskError } from './errors.js';
-import { GRAPHIQL_HEADERS, graphiqlOptions, renderGraphiQLOnDemand } from './graphiql.js';
-import { createMetrics } from './metrics.js';
+import { graphiqlOptions, renderGraphiQLOnDemand } from './graphiql.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Tracing } from './tracing.js';
-import { createAzureStatusFeed } from './live/azure-status-feed.js';
 import type { AzureStatusFeed } from './live/azure-status-feed.js';
 import { useAuditLog } from './plugins/use-audit-log.js';
 import { useErrorCodes } from './plugins/use-error-codes.js';
@@ -33,35 +31,37 @@ import { useRequestId } from './plugins/use-request-id.js';
 import { useTracing } from './plugins/use-tracing.js';
 import { resolvers } from './resolvers/index.js';
 import { readSchemaSdl } from './schema.js';
-import { MemoryIdempotencyStore } from './stores/idempotency.js';
 import type { IdempotencyStore } from './stores/idempotency.js';
-import { MemoryRateLimitStore } from './stores/rate-limit.js';
 import type { RateLimitStore } from './stores/rate-limit.js';
 import type { Upstreams } from './upstreams/index.js';
 import { createYogaLogging } from './yoga-logging.js';
 
+/** Where the state shared by requests lives: in memory for one process, or shared by a fleet. */
+export interface GatewayStores {
+  /** Undefined when RATE_LIMIT_RPS=0 (no rate limit). */
+  rateLimit: RateLimitStore | undefined;
+  idempotency: IdempotencyStore;
+}
+
+/** Everything the gateway runs on, built once by composeGateway (src/server.ts). */
 export interface GatewayDeps {
   config: GatewayConfig;
   logger: Logger;
   upstreams: Pick<Upstreams, 'npm' | 'axis'>;
-  /** Shared stores for several replicas; in-memory ones by default. */
-  stores?: { rateLimit?: RateLimitStore; idempotency?: IdempotencyStore };
+  stores: GatewayStores;
   /** True once shutdown has begun (/ready answers 503). */
-  draining?: () => boolean;
+  draining: () => boolean;
   /** What GraphiQL's Headers tab starts with (the demo puts its key there). */
-  graphiqlHeaders?: Readonly<Record<string, string>>;
+  graphiqlHeaders: Readonly<Record<string, string>>;
   /**
-   * The registry `/metrics` serves, shared with the upstream layer's hooks (see
-   * composeGateway). Without one, a registry of GraphQL metrics only is made here.
+   * The registry `/metrics` serves, shared with the upstream layer's hooks; undefined with
+   * METRICS_ENABLED=false (no /metrics at all).
    */
-  metrics?: GatewayMetrics;
-  /** OpenTelemetry tracing; absent means off. */
-  tracing?: Tracing;
-  /**
-   * The azureStatus subscription's poller. composeGateway builds it, so shutdown can end its
-   * streams; without one, the gateway builds its own.
-   */
-  azureStatusFeed?: AzureStatusFeed;
+  metrics: GatewayMetrics | undefined;
+  /** OpenTelemetry tracing; undefined means off. */
+  tracing: Tracing | undefined;
+  /** The azureStatus subscription's poller (shutdown ends its streams). */
+  azureStatusFeed: AzureStatusFeed;
 }
 
 /**
@@ -79,20 +79,6 @@ export const OPERATION_LIMITS = {
   maxDirectives: 20,
 } as const;
 
-/** One feed per gateway instance, polling NPM through the gateway's own client. */
-export function createAzureStatusFeedFor(
-  config: GatewayConfig,
-  logger: Logger,
-  upstreams: Pick<Upstreams, 'npm'>,
-): AzureStatusFeed {
-  return createAzureStatusFeed({
-    getStatus: (call) => upstreams.npm.getStatus(call),
-    pollMs: config.azureStatusPollMs,
-    pollTimeoutMs: config.resilience.requestTimeoutMs,
-    logger,
-  });
-}
-
 export type Gateway = YogaServerInstance<Record<string, unknown>, GatewayRequestContext>;
 
 /** Builds the configured Yoga instance. It never listens: main.ts (or a test) binds it. */
@@ -100,12 +86,12 @@ export function createGateway({
   config,
   logger,
   upstreams,
-  stores = {},
-  draining = () => false,
-  graphiqlHeaders = GRAPHIQL_HEADERS,
-  metrics = config.metrics.enabled ? createMetrics() : undefined,
+  stores,
+  draining,
+  graphiqlHeaders,
+  metrics,
   tracing,
-  azureStatusFeed = createAzureStatusFeedFor(config, logger, upstreams),
+  azureStatusFeed,
 }: GatewayDeps): Gateway {
   const schema = makeExecutableSchema<GatewayContext>({
     typeDefs: readSchemaSdl(),
@@ -114,19 +100,6 @@ export function createGateway({
   const requestIds = new WeakMap<Request, string>();
   const principals = new WeakMap<Request, Principal>();
   const production = config.env === 'production';
-  if (config.auth.disabled) {
-    logger.warn(
-      "CLIENT AUTHENTICATION IS DISABLED: every caller can run every query and mutation with the gateway's upstream credentials. Set GATEWAY_API_KEYS or AUTH_JWT_SECRET/AUTH_JWKS_URL.",
-    );
-  }
-  const rateLimit =
-    config.rateLimit.rps > 0 ? (stores.rateLimit ?? new MemoryRateLimitStore(config.rateLimit)) : undefined;
-  const idempotency =
-    stores.idempotency ??
-    new MemoryIdempotencyStore({
-      ttlMs: config.idempotencyTtlMs,
-      runningTtlMs: config.resilience.requestTimeoutMs + 5_000,
-    });
   const jwt = useJwtAuth(config.auth);
   const traces = tracing ? new WeakMap<Request, TraceContext>() : undefined;
   return createYoga<Record<string, unknown>, GatewayRequestContext>({
@@ -170,7 +143,7 @@ export function createGateway({
       useReadiness({ npm: upstreams.npm, axis: upstreams.axis, logger, draining }),
       useRequestGuard('/graphql', config.maxRequestBodyBytes),
       useErrorCodes(),
-      ...(config.metrics.enabled && metrics ? [useMetrics({ metrics, token: config.metrics.token })] : []),
+      ...(metrics ? [useMetrics({ metrics, token: config.metrics.token })] : []),
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization', 'x-request-id'] }),
       EnvelopArmorPlugin({
         maxDepth: { n: OPERATION_LIMITS.maxDepth, flattenFragments: true },
@@ -184,10 +157,10 @@ export function createGateway({
       useOperationLog(logger),
       useAuditLog({ logger, principals }),
       ...(jwt ? [jwt] : []),
-      useClientAuth({ auth: config.auth, principals, rateLimit }),
+      useClientAuth({ auth: config.auth, principals, rateLimit: stores.rateLimit }),
       // After auth: a caller without a credential learns nothing about the manifest.
       ...(config.persistedOperations ? [usePersistedOperations(config.persistedOperations)] : []),
-      useIdempotency({ store: idempotency, principals }),
+      useIdempotency({ store: stores.idempotency, principals }),
       // graphql-jit compiles each query once (cached per document) into plain JavaScript:
       // a fifth less CPU on the dashboard, ~40% less on large nested answers (bench/results.md).
       // Mutations and subscriptions keep graphql-js: mutations are small and rare, and a
