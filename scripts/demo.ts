@@ -4,7 +4,7 @@
  * 0 picks free ones.
  */
 import { loadConfig } from '../src/config.js';
-import { DASHBOARD_QUERY } from '../src/gateway.js';
+import { DASHBOARD_QUERY } from '../src/graphiql.js';
 import { createLogger } from '../src/logger.js';
 import { startGateway } from '../src/server.js';
 import { createAxisSimulator } from '../simulators/axis-sim.js';

@@ -2,11 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Context as TraceContext } from '@opentelemetry/api';
 import type { YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { NOBODY } from './auth/principal.js';
-import type { Principal } from './auth/principal.js';
 import type { AzureStatusFeed } from './live/azure-status-feed.js';
-import { createLoaders } from './loaders.js';
-import type { Loaders } from './loaders.js';
+import { createAxisSource, createLoaders, createNpmSource } from './loaders.js';
+import type { AxisSource, Loaders, NpmSource } from './loaders.js';
 import type { AxisClient } from './upstreams/axis/client.js';
 import type { NpmClient } from './upstreams/npm/client.js';
 import type { CallContext } from './upstreams/http.js';
@@ -14,8 +12,6 @@ import type { CallContext } from './upstreams/http.js';
 /** What the context factory adds for every request; it holds this caller's data only. */
 export interface GatewayRequestContext {
   requestId: string;
-  /** Who is calling (set by useClientAuth before the context is built). */
-  principal: Principal;
   /**
    * Passed to every upstream call made for this request: request id, the request's logger
    * (`call.log`, bound to the request id and made on first use; it lives here rather than on
@@ -24,8 +20,9 @@ export interface GatewayRequestContext {
    */
   call: CallContext & { readonly log: Logger };
   loaders: Loaders;
-  npm: NpmClient;
-  axis: AxisClient;
+  /** The upstream clients for this request: each write keeps `loaders` coherent. */
+  npm: NpmSource;
+  axis: AxisSource;
   axisAutoCommit: boolean;
   /** The gateway's one azureStatus poller (shared by every subscriber, not per request). */
   azureStatusFeed: AzureStatusFeed;
@@ -55,7 +52,6 @@ export function requestIdFor(request: Request): string {
 export function createContextFactory(
   deps: ContextDeps,
   requestIds: WeakMap<Request, string>,
-  principals: WeakMap<Request, Principal>,
   /** The operation span's context per request, when tracing is on. */
   traces?: WeakMap<Request, TraceContext>,
 ) {
@@ -77,13 +73,13 @@ export function createContextFactory(
     };
     const trace = traces?.get(request);
     if (trace !== undefined) call.trace = trace;
+    const { loaders, hooks } = createLoaders(deps, call);
     return {
       requestId,
-      principal: principals.get(request) ?? NOBODY,
       call,
-      loaders: createLoaders(deps, call),
-      npm: deps.npm,
-      axis: deps.axis,
+      loaders,
+      npm: createNpmSource(deps.npm, hooks),
+      axis: createAxisSource(deps.axis, hooks),
       axisAutoCommit: deps.axisAutoCommit,
       azureStatusFeed: deps.azureStatusFeed,
     };

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import { UpstreamError } from './errors.js';
-import type { AxisClient } from './upstreams/axis/client.js';
+import type { AxisClient, PageRequest } from './upstreams/axis/client.js';
 import type { CallContext } from './upstreams/http.js';
 import type { AxisGroup, AxisPage, AxisUser } from './upstreams/axis/types.js';
 import type { NpmClient } from './upstreams/npm/client.js';
@@ -16,6 +16,10 @@ import type { AzureAccount, CloudStatus } from './upstreams/npm/types.js';
  *   parallel GETs or, when many are missing and the tenant fits one page, by one list call.
  *   Every user or group that arrives in a page, a list or a mutation result is primed, so it
  *   is never fetched again in the same request.
+ *
+ * The loaders keep themselves coherent: a page read here primes what it returns, and a write
+ * made through the request's sources (createAxisSource, createNpmSource) runs the matching
+ * LoaderHooks. Resolvers never prime or forget.
  */
 export interface Loaders {
   cloudStatus(): Promise<CloudStatus>;
@@ -23,14 +27,12 @@ export interface Loaders {
   azureAccountById: DataLoader<string, AzureAccount | null>;
   userById: DataLoader<string, AxisUser | null>;
   groupById: DataLoader<string, AxisGroup | null>;
+  /** One page from the IdP (never memoised); its entities are primed and its `totalRecords` tells what a full listing costs. */
+  userPage(page: PageRequest): Promise<AxisPage<AxisUser>>;
+  groupPage(page: PageRequest): Promise<AxisPage<AxisGroup>>;
   /** A user or group this request already holds, without a promise (undefined if not held yet). */
   peekUser(id: string): AxisUser | undefined;
   peekGroup(id: string): AxisGroup | undefined;
-  primeUsers(users: Iterable<AxisUser>): void;
-  primeGroups(groups: Iterable<AxisGroup>): void;
-  /** A page from the IdP: its entities are primed and its `totalRecords` tells what a full listing costs. */
-  primeUserPage(page: AxisPage<AxisUser>): void;
-  primeGroupPage(page: AxisPage<AxisGroup>): void;
   /**
    * Start fetching every user (one list page) now, because the operation will need many of
    * them in a later level: the list then runs in parallel with the level that discovers
@@ -38,10 +40,17 @@ export interface Loaders {
    */
   prefetchUsers(): void;
   prefetchGroups(): void;
-  /** After a write: memberships may have changed on both sides. */
-  forgetAxis(): void;
-  /** After a write: the next read must go to the appliance. */
-  forgetNpm(): void;
+}
+
+/** What a successful write tells the request's loaders; called by the sources below, never by a resolver. */
+export interface LoaderHooks {
+  /** Memberships may have changed on both sides: forget all of Axis, then hold the user as written. */
+  afterUserWrite(user: AxisUser): void;
+  afterGroupWrite(group: AxisGroup): void;
+  /** A user or group is gone, and with it memberships on the other side. */
+  afterAxisDelete(): void;
+  /** The next NPM read must go to the appliance. */
+  afterNpmWrite(): void;
 }
 
 /** Largest Axis page; one list call returns a whole tenant up to this size. */
@@ -92,7 +101,7 @@ class Collection<T extends { id: string }> {
   private listing: Promise<Listing<T>> | undefined;
 
   constructor(
-    private readonly list: (page: { pageNumber: number; pageSize: number }) => Promise<AxisPage<T>>,
+    private readonly list: (page: PageRequest) => Promise<AxisPage<T>>,
     private readonly get: (id: string) => Promise<T>,
   ) {
     this.loader = new DataLoader<string, T | null>((ids) => this.batch(ids));
@@ -114,9 +123,11 @@ class Collection<T extends { id: string }> {
     if (this.listing === undefined && this.fitsOnePage()) this.fetchAll().catch(() => undefined);
   }
 
-  notePage(page: AxisPage<T>): void {
+  async page(request: PageRequest): Promise<AxisPage<T>> {
+    const page = await this.list(request);
     this.total = page.totalRecords;
     this.prime(page.data);
+    return page;
   }
 
   prime(items: Iterable<T>): void {
@@ -163,7 +174,10 @@ class Collection<T extends { id: string }> {
   }
 }
 
-export function createLoaders(clients: { npm: NpmClient; axis: AxisClient }, call: CallContext): Loaders {
+export function createLoaders(
+  clients: { npm: NpmClient; axis: AxisClient },
+  call: CallContext,
+): { loaders: Loaders; hooks: LoaderHooks } {
   const { npm, axis } = clients;
   const status = memo(() => npm.getStatus(call));
   const accounts = memo(() => npm.listAccounts(call));
@@ -180,29 +194,122 @@ export function createLoaders(clients: { npm: NpmClient; axis: AxisClient }, cal
     (page) => axis.listGroups(page, call),
     (id) => axis.getGroup(id, call),
   );
+  const forgetAxis = (): void => {
+    users.forget();
+    groups.forget();
+  };
 
   return {
-    cloudStatus: status.get,
-    azureAccounts: accounts.get,
-    azureAccountById,
-    userById: users.loader,
-    groupById: groups.loader,
-    peekUser: (id) => users.peek(id),
-    peekGroup: (id) => groups.peek(id),
-    primeUsers: (items) => users.prime(items),
-    primeGroups: (items) => groups.prime(items),
-    primeUserPage: (page) => users.notePage(page),
-    primeGroupPage: (page) => groups.notePage(page),
-    prefetchUsers: () => users.prefetch(),
-    prefetchGroups: () => groups.prefetch(),
-    forgetAxis() {
-      users.forget();
-      groups.forget();
+    loaders: {
+      cloudStatus: status.get,
+      azureAccounts: accounts.get,
+      azureAccountById,
+      userById: users.loader,
+      groupById: groups.loader,
+      userPage: (page) => users.page(page),
+      groupPage: (page) => groups.page(page),
+      peekUser: (id) => users.peek(id),
+      peekGroup: (id) => groups.peek(id),
+      prefetchUsers: () => users.prefetch(),
+      prefetchGroups: () => groups.prefetch(),
     },
-    forgetNpm() {
-      status.forget();
-      accounts.forget();
-      azureAccountById.clearAll();
+    hooks: {
+      afterUserWrite(user) {
+        forgetAxis();
+        users.prime([user]);
+      },
+      afterGroupWrite(group) {
+        forgetAxis();
+        groups.prime([group]);
+      },
+      afterAxisDelete: forgetAxis,
+      afterNpmWrite() {
+        status.forget();
+        accounts.forget();
+        azureAccountById.clearAll();
+      },
+    },
+  };
+}
+
+/**
+ * The Axis client as a request's resolvers see it: the same methods, and after each
+ * successful write the request's loaders are told (LoaderHooks). List reads are not here:
+ * they go through the loaders (userPage, groupPage), which prime what they return.
+ */
+export type AxisSource = Pick<
+  AxisClient,
+  | 'getUser'
+  | 'getGroup'
+  | 'createUser'
+  | 'updateUser'
+  | 'deleteUser'
+  | 'createGroup'
+  | 'updateGroup'
+  | 'deleteGroup'
+  | 'commit'
+>;
+
+export function createAxisSource(axis: AxisClient, hooks: LoaderHooks): AxisSource {
+  return {
+    // Around the loaders on purpose: a read-merge-write starts from the IdP's current copy.
+    getUser: (id, call) => axis.getUser(id, call),
+    getGroup: (id, call) => axis.getGroup(id, call),
+    async createUser(user, call) {
+      const created = await axis.createUser(user, call);
+      hooks.afterUserWrite(created);
+      return created;
+    },
+    async updateUser(id, user, call) {
+      const updated = await axis.updateUser(id, user, call);
+      hooks.afterUserWrite(updated);
+      return updated;
+    },
+    async deleteUser(id, call) {
+      await axis.deleteUser(id, call);
+      hooks.afterAxisDelete();
+    },
+    async createGroup(group, call) {
+      const created = await axis.createGroup(group, call);
+      hooks.afterGroupWrite(created);
+      return created;
+    },
+    async updateGroup(id, group, call) {
+      const updated = await axis.updateGroup(id, group, call);
+      hooks.afterGroupWrite(updated);
+      return updated;
+    },
+    async deleteGroup(id, call) {
+      await axis.deleteGroup(id, call);
+      hooks.afterAxisDelete();
+    },
+    // A commit publishes what earlier writes staged, and each of those writes has already
+    // told the loaders (the IdP's reads show staged changes): nothing more to forget. Were
+    // it to forget, an auto-commit would drop the user or group its write just primed.
+    commit: (call) => axis.commit(call),
+  };
+}
+
+/** The NPM client's writes as a request's resolvers see them: each one makes the next NPM read go to the appliance. */
+export type NpmSource = Pick<NpmClient, 'setSyncEnabled' | 'syncNow' | 'upsertAccounts' | 'deleteAccounts'>;
+
+export function createNpmSource(npm: NpmClient, hooks: LoaderHooks): NpmSource {
+  return {
+    async setSyncEnabled(enabled, call) {
+      await npm.setSyncEnabled(enabled, call);
+      hooks.afterNpmWrite();
+    },
+    async syncNow(call) {
+      await npm.syncNow(call);
+      hooks.afterNpmWrite();
+    },
+    async upsertAccounts(accounts, call) {
+      await npm.upsertAccounts(accounts, call);
+      hooks.afterNpmWrite();
+    },
+    async deleteAccounts(accIds, call) {
+      await npm.deleteAccounts(accIds, call);
+      hooks.afterNpmWrite();
     },
   };
 }

@@ -3,7 +3,7 @@ import type { GatewayConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startGateway } from './server.js';
 
-/** Composition root: config -> logger -> upstream clients -> gateway -> listen; signals. */
+/** Entry point: config -> logger -> startGateway (composeGateway in server.ts wires the singletons) -> listen; signals. */
 
 let config: GatewayConfig;
 try {

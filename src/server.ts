@@ -3,12 +3,17 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
-import { createAzureStatusFeedFor, createGateway } from './gateway.js';
-import type { GatewayDeps } from './gateway.js';
-import { createMetrics } from './metrics.js';
-import { startTracing } from './tracing.js';
-import type { GatewayMetrics } from './metrics.js';
+import { createGateway } from './gateway.js';
+import type { Gateway, GatewayDeps, GatewayStores } from './gateway.js';
+import { GRAPHIQL_HEADERS } from './graphiql.js';
+import { createAzureStatusFeed } from './live/azure-status-feed.js';
 import type { AzureStatusFeed } from './live/azure-status-feed.js';
+import { createMetrics } from './metrics.js';
+import type { GatewayMetrics } from './metrics.js';
+import { MemoryIdempotencyStore } from './stores/idempotency.js';
+import { MemoryRateLimitStore } from './stores/rate-limit.js';
+import { startTracing } from './tracing.js';
+import type { Tracing } from './tracing.js';
 import { createUpstreams } from './upstreams/index.js';
 import type { Upstreams } from './upstreams/index.js';
 
@@ -25,47 +30,79 @@ export interface RunningGateway {
 }
 
 export interface GatewayParts {
-  gateway: ReturnType<typeof createGateway>;
+  gateway: Gateway;
   upstreams: Upstreams;
   metrics: GatewayMetrics | undefined;
   azureStatusFeed: AzureStatusFeed;
 }
 
+export interface ComposeOptions {
+  /** What GraphiQL's Headers tab starts with; a placeholder bearer by default. */
+  graphiqlHeaders?: Readonly<Record<string, string>>;
+  /** True once shutdown has begun (/ready answers 503); never, by default. */
+  draining?: () => boolean;
+  /** OpenTelemetry tracing, from startTracing (or a test's in-memory exporter); off by default. */
+  tracing?: Tracing;
+  /** Node.js process metrics (CPU, memory, event-loop lag, GC) on /metrics; on for a real server. */
+  processMetrics?: boolean;
+}
+
+/** The in-memory stores of one process (a fleet would pass shared ones here instead). */
+function createStores(config: GatewayConfig): GatewayStores {
+  return {
+    rateLimit: config.rateLimit.rps > 0 ? new MemoryRateLimitStore(config.rateLimit) : undefined,
+    idempotency: new MemoryIdempotencyStore({
+      ttlMs: config.idempotencyTtlMs,
+      runningTtlMs: config.resilience.requestTimeoutMs + 5_000,
+    }),
+  };
+}
+
 /**
- * The singletons, wired: metrics and tracing hooks into the upstream clients, the
- * azureStatus subscription's poller, and the gateway over them. `tracing` comes from startTracing (or a test's in-memory exporter).
+ * The wiring root: every singleton is built here, once, and handed to createGateway: metrics
+ * and tracing hooked into the upstream clients, the azureStatus subscription's poller (one per
+ * gateway, polling NPM through the gateway's own client), the shared stores, and the gateway
+ * over them.
  */
-export function composeGateway(
-  config: GatewayConfig,
-  logger: Logger,
-  options: Pick<GatewayDeps, 'graphiqlHeaders' | 'draining' | 'tracing'> & { processMetrics?: boolean } = {},
-): GatewayParts {
-  const { tracing, processMetrics = false, ...rest } = options;
+export function composeGateway(config: GatewayConfig, logger: Logger, options: ComposeOptions = {}): GatewayParts {
+  const { tracing, processMetrics = false, draining = () => false, graphiqlHeaders = GRAPHIQL_HEADERS } = options;
   const metrics = config.metrics.enabled ? createMetrics({ processMetrics }) : undefined;
   const upstreams = createUpstreams(config, logger, {
     ...(metrics ? { onCall: metrics.upstreamCall, onNpmLogin: metrics.npmLogin } : {}),
     ...(tracing ? { tracing } : {}),
   });
   metrics?.watchCircuits(upstreams.circuits);
-  const azureStatusFeed = createAzureStatusFeedFor(config, logger, upstreams);
+  const azureStatusFeed = createAzureStatusFeed({
+    getStatus: (call) => upstreams.npm.getStatus(call),
+    pollMs: config.azureStatusPollMs,
+    pollTimeoutMs: config.resilience.requestTimeoutMs,
+    logger,
+  });
   metrics?.watchSubscribers(() => azureStatusFeed.subscribers);
-  const gateway = createGateway({
+  if (config.auth.disabled) {
+    logger.warn(
+      "CLIENT AUTHENTICATION IS DISABLED: every caller can run every query and mutation with the gateway's upstream credentials. Set GATEWAY_API_KEYS or AUTH_JWT_SECRET/AUTH_JWKS_URL.",
+    );
+  }
+  const deps: GatewayDeps = {
     config,
     logger,
     upstreams,
+    stores: createStores(config),
+    draining,
+    graphiqlHeaders,
+    metrics,
+    tracing,
     azureStatusFeed,
-    ...(metrics ? { metrics } : {}),
-    ...(tracing ? { tracing } : {}),
-    ...rest,
-  });
-  return { gateway, upstreams, metrics, azureStatusFeed };
+  };
+  return { gateway: createGateway(deps), upstreams, metrics, azureStatusFeed };
 }
 
 /** Builds the singletons (composeGateway) and binds the gateway to a port. */
 export async function startGateway(
   config: GatewayConfig,
   logger: Logger,
-  options: Pick<GatewayDeps, 'graphiqlHeaders'> = {},
+  options: Pick<ComposeOptions, 'graphiqlHeaders'> = {},
 ): Promise<RunningGateway> {
   const tracing = config.tracing ? await startTracing(config.tracing) : undefined;
   if (config.tracing) logger.info({ url: config.tracing.tracesUrl }, 'exporting traces over OTLP/HTTP');

@@ -15,6 +15,3 @@ export const ANONYMOUS_ADMIN: Principal = { kind: 'anonymous', id: 'anonymous', 
 export function rolesFor(role: Role): ReadonlySet<Role> {
   return role === 'admin' ? new Set(['viewer', 'admin']) : new Set(['viewer']);
 }
-
-/** Before authentication has run: no roles at all. */
-export const NOBODY: Principal = { kind: 'anonymous', id: 'anonymous', roles: new Set() };

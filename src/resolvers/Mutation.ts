@@ -1,7 +1,7 @@
 import { GatewayError, UpstreamError, toGatewayError } from '../errors.js';
 import type { GatewayContext } from '../context.js';
 import type { MutationResolvers } from '../generated/resolvers-types.js';
-import type { AxisGroup, AxisUser, AxisUserWrite } from '../upstreams/axis/types.js';
+import type { AxisUserWrite } from '../upstreams/axis/types.js';
 import {
   accIdsInput,
   azureAccountsInput,
@@ -33,29 +33,19 @@ async function commitIfAuto(ctx: GatewayContext): Promise<void> {
   }
 }
 
-function afterUserWrite(ctx: GatewayContext, user: AxisUser): AxisUser {
-  ctx.loaders.forgetAxis();
-  ctx.loaders.primeUsers([user]);
-  return user;
-}
-
-function afterGroupWrite(ctx: GatewayContext, group: AxisGroup): AxisGroup {
-  ctx.loaders.forgetAxis();
-  ctx.loaders.primeGroups([group]);
-  return group;
-}
-
+/**
+ * Writes go through `ctx.npm` and `ctx.axis`, which tell the request's loaders what changed
+ * (src/loaders.ts), so a field read after a write in the same request never sees the old state.
+ */
 export const Mutation: MutationResolvers = {
   setAzureSyncEnabled: async (_parent, args, ctx) => {
     await ctx.npm.setSyncEnabled(args.enabled, ctx.call);
-    ctx.loaders.forgetNpm();
     ctx.azureStatusFeed.nudge();
     return ctx.loaders.cloudStatus();
   },
 
   syncAzureAccounts: async (_parent, _args, ctx) => {
     await ctx.npm.syncNow(ctx.call);
-    ctx.loaders.forgetNpm();
     // Subscribers see SYNC_INITIALIZING now rather than at the next poll.
     ctx.azureStatusFeed.nudge();
     return ctx.loaders.cloudStatus();
@@ -64,7 +54,6 @@ export const Mutation: MutationResolvers = {
   upsertAzureAccounts: async (_parent, args, ctx) => {
     const accounts = validate(azureAccountsInput, args.accounts, 'accounts');
     await ctx.npm.upsertAccounts(accounts, ctx.call);
-    ctx.loaders.forgetNpm();
     // The PUT answers 204 with no body: read the accounts back as the appliance stored them.
     const stored = await ctx.loaders.azureAccountById.loadMany(accounts.map((a) => a.accId));
     return stored.map((account, i) => {
@@ -85,7 +74,6 @@ export const Mutation: MutationResolvers = {
   deleteAzureAccounts: async (_parent, args, ctx) => {
     const accIds = validate(accIdsInput, args.accIds, 'accIds');
     await ctx.npm.deleteAccounts(accIds, ctx.call);
-    ctx.loaders.forgetNpm();
     return accIds;
   },
 
@@ -105,7 +93,7 @@ export const Mutation: MutationResolvers = {
       ctx.call,
     );
     await commitIfAuto(ctx);
-    return afterUserWrite(ctx, user);
+    return user;
   },
 
   updateUser: async (_parent, args, ctx) => {
@@ -126,14 +114,13 @@ export const Mutation: MutationResolvers = {
     };
     const user = await ctx.axis.updateUser(id, merged, ctx.call);
     await commitIfAuto(ctx);
-    return afterUserWrite(ctx, user);
+    return user;
   },
 
   deleteUser: async (_parent, args, ctx) => {
     const id = validate(idSchema, args.id, 'id');
     await ctx.axis.deleteUser(id, ctx.call);
     await commitIfAuto(ctx);
-    ctx.loaders.forgetAxis();
     return id;
   },
 
@@ -144,7 +131,7 @@ export const Mutation: MutationResolvers = {
       ctx.call,
     );
     await commitIfAuto(ctx);
-    return afterGroupWrite(ctx, group);
+    return group;
   },
 
   updateGroup: async (_parent, args, ctx) => {
@@ -162,20 +149,18 @@ export const Mutation: MutationResolvers = {
       ctx.call,
     );
     await commitIfAuto(ctx);
-    return afterGroupWrite(ctx, group);
+    return group;
   },
 
   deleteGroup: async (_parent, args, ctx) => {
     const id = validate(idSchema, args.id, 'id');
     await ctx.axis.deleteGroup(id, ctx.call);
     await commitIfAuto(ctx);
-    ctx.loaders.forgetAxis();
     return id;
   },
 
   commitAxisChanges: async (_parent, _args, ctx) => {
     await ctx.axis.commit(ctx.call);
-    ctx.loaders.forgetAxis();
     return true;
   },
 };

@@ -10,17 +10,9 @@ export const Query: QueryResolvers = {
 
   user: (_parent, args, ctx) => ctx.loaders.userById.load(validate(idSchema, args.id, 'id')),
 
-  users: async (_parent, args, ctx) => {
-    const page = await ctx.axis.listUsers(validate(pageArgs, args, ''), ctx.call);
-    ctx.loaders.primeUserPage(page);
-    return page;
-  },
+  users: (_parent, args, ctx) => ctx.loaders.userPage(validate(pageArgs, args, '')),
 
   group: (_parent, args, ctx) => ctx.loaders.groupById.load(validate(idSchema, args.id, 'id')),
 
-  groups: async (_parent, args, ctx) => {
-    const page = await ctx.axis.listGroups(validate(pageArgs, args, ''), ctx.call);
-    ctx.loaders.primeGroupPage(page);
-    return page;
-  },
+  groups: (_parent, args, ctx) => ctx.loaders.groupPage(validate(pageArgs, args, '')),
 };

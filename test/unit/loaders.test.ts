@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { UpstreamError } from '../../src/errors.js';
-import { createLoaders } from '../../src/loaders.js';
+import { createAxisSource, createLoaders, createNpmSource } from '../../src/loaders.js';
 import type { AxisClient } from '../../src/upstreams/axis/client.js';
-import type { AxisGroup, AxisUser } from '../../src/upstreams/axis/types.js';
+import type { AxisGroup, AxisPage, AxisUser, AxisUserWrite } from '../../src/upstreams/axis/types.js';
 import type { NpmClient } from '../../src/upstreams/npm/client.js';
 import type { AzureAccount } from '../../src/upstreams/npm/types.js';
 
@@ -34,6 +34,9 @@ function fakeClients() {
       calls.push('accounts');
       return accounts;
     },
+    syncNow: async () => {
+      calls.push('sync');
+    },
   } as unknown as NpmClient;
   const axis = {
     getUser: async (id: string) => {
@@ -47,6 +50,19 @@ function fakeClients() {
       calls.push(`group:${id}`);
       return { id, name: id, description: null, users: [] };
     },
+    listUsers: async (page: { pageNumber: number; pageSize: number }): Promise<AxisPage<AxisUser>> => {
+      calls.push(`users:${page.pageNumber}`);
+      const data = ['a', 'b'].map(user);
+      return { data, pageNumber: page.pageNumber, pageSize: page.pageSize, totalPages: 1, totalRecords: 2 };
+    },
+    updateUser: async (id: string, write: AxisUserWrite): Promise<AxisUser> => {
+      calls.push(`update:${id}`);
+      if (id === 'broken') throw new UpstreamError('http', 'axis', { status: 500 });
+      return { ...user(id), userName: write.userName };
+    },
+    deleteUser: async (id: string) => {
+      calls.push(`delete:${id}`);
+    },
   } as unknown as AxisClient;
   return { npm, axis, calls };
 }
@@ -54,7 +70,7 @@ function fakeClients() {
 describe('createLoaders', () => {
   it('answers every azureAccount lookup and the list from one call', async () => {
     const { npm, axis, calls } = fakeClients();
-    const loaders = createLoaders({ npm, axis }, {});
+    const { loaders } = createLoaders({ npm, axis }, {});
     const [a, missing, b, list] = await Promise.all([
       loaders.azureAccountById.load('a'),
       loaders.azureAccountById.load('zzz'),
@@ -67,7 +83,7 @@ describe('createLoaders', () => {
 
   it('returns users in key order, null for a 404, the error for that key only, one call per distinct id', async () => {
     const { npm, axis, calls } = fakeClients();
-    const loaders = createLoaders({ npm, axis }, {});
+    const { loaders } = createLoaders({ npm, axis }, {});
     const results = await loaders.userById.loadMany(['c', 'a', 'missing', 'broken', 'b', 'a']);
     expect(results.map((r) => (r instanceof Error ? `error:${(r as UpstreamError).status}` : (r?.id ?? null)))).toEqual(
       ['c', 'a', null, 'error:500', 'b', 'a'],
@@ -81,21 +97,57 @@ describe('createLoaders', () => {
     ]);
   });
 
-  it('never fetches a primed user, and forgets everything after a write', async () => {
+  it('primes every user of a page it reads, so none of them is fetched again', async () => {
     const { npm, axis, calls } = fakeClients();
-    const loaders = createLoaders({ npm, axis }, {});
-    loaders.primeUsers([user('p')]);
-    expect((await loaders.userById.load('p'))?.id).toBe('p');
-    expect(calls).toEqual([]);
-    loaders.forgetAxis();
-    await loaders.userById.load('p');
-    expect(calls).toEqual(['user:p']);
+    const { loaders } = createLoaders({ npm, axis }, {});
+    const page = await loaders.userPage({ pageNumber: 1, pageSize: 2 });
+    expect(loaders.peekUser('a')).toBe(page.data[0]);
+    const [a, b] = await loaders.userById.loadMany(['a', 'b']);
+    expect([a, b]).toEqual(page.data);
+    expect(calls).toEqual(['users:1']);
+  });
+
+  it('after a write holds only the user it returned, and after a delete nothing', async () => {
+    const { npm, axis, calls } = fakeClients();
+    const { loaders, hooks } = createLoaders({ npm, axis }, {});
+    const source = createAxisSource(axis, hooks);
+    await loaders.userById.load('a');
+    const written = await source.updateUser('p', { ...user('p'), userName: 'renamed', groupIds: [] }, {});
+    expect(await loaders.userById.load('p')).toBe(written);
+    await loaders.userById.load('a');
+    expect(calls).toEqual(['user:a', 'update:p', 'user:a']);
+    calls.length = 0;
+    await source.deleteUser('q', {});
+    expect(loaders.peekUser('p')).toBeUndefined();
+    expect((await loaders.userById.load('p'))?.userName).toBe('user-p');
+    expect(calls).toEqual(['delete:q', 'user:p']);
+  });
+
+  it('leaves the loaders as they were when a write fails', async () => {
+    const { npm, axis, calls } = fakeClients();
+    const { loaders, hooks } = createLoaders({ npm, axis }, {});
+    await loaders.userById.load('a');
+    await expect(
+      createAxisSource(axis, hooks).updateUser('broken', { ...user('broken'), groupIds: [] }, {}),
+    ).rejects.toThrow(UpstreamError);
+    await loaders.userById.load('a');
+    expect(calls).toEqual(['user:a', 'update:broken']);
+  });
+
+  it('reads NPM again after an NPM write', async () => {
+    const { npm, axis, calls } = fakeClients();
+    const { loaders, hooks } = createLoaders({ npm, axis }, {});
+    await loaders.cloudStatus();
+    await loaders.cloudStatus();
+    await createNpmSource(npm, hooks).syncNow({});
+    await loaders.cloudStatus();
+    expect(calls).toEqual(['status', 'sync', 'status']);
   });
 
   it('is per request: two sets of loaders share nothing', async () => {
     const { npm, axis, calls } = fakeClients();
-    await createLoaders({ npm, axis }, {}).cloudStatus();
-    await createLoaders({ npm, axis }, {}).cloudStatus();
+    await createLoaders({ npm, axis }, {}).loaders.cloudStatus();
+    await createLoaders({ npm, axis }, {}).loaders.cloudStatus();
     expect(calls).toEqual(['status', 'status']);
   });
 });
