@@ -1,7 +1,6 @@
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATION_LIMITS } from '../../src/gateway.js';
-import { ADMIN_KEY, codes, startStack } from '../helpers/stack.js';
+import { ADMIN_KEY, codes, raw, startStack, withStack } from '../helpers/stack.js';
 import type { Stack } from '../helpers/stack.js';
 
 const auth = { authorization: `Bearer ${ADMIN_KEY}` };
@@ -11,17 +10,6 @@ function nested(levels: number): string {
   let inner = 'id';
   for (let i = 0; i < levels; i++) inner = i % 2 === 0 ? `users { ${inner} }` : `groups { ${inner} }`;
   return `{ users(pageSize: 1) { nodes { groups { ${inner} } } } }`;
-}
-
-async function raw(url: string, init: Parameters<typeof request>[1]) {
-  const res = await request(url, init);
-  const text = await res.body.text();
-  return {
-    status: res.statusCode,
-    headers: res.headers,
-    text,
-    json: () => JSON.parse(text) as Record<string, unknown>,
-  };
 }
 
 describe('operation limits (graphql-armor), before any upstream call', () => {
@@ -135,19 +123,15 @@ describe('operation limits (graphql-armor), before any upstream call', () => {
 
 describe('request size and CORS allowlist', () => {
   it('refuses a body over MAX_REQUEST_BODY_BYTES with 413', async () => {
-    const stack = await startStack({ env: { MAX_REQUEST_BODY_BYTES: '4096' } });
-    try {
+    await withStack({ env: { MAX_REQUEST_BODY_BYTES: '4096' } }, async (stack) => {
       const res = await stack.gql('query($x: String) { __typename }', { x: 'a'.repeat(10_000) });
       expect(res.status).toBe(413);
       expect(codes(res)).toEqual(['REQUEST_ENTITY_TOO_LARGE']);
-    } finally {
-      await stack.close();
-    }
+    });
   });
 
   it('answers CORS only for allowlisted origins', async () => {
-    const stack = await startStack({ env: { CORS_ORIGINS: 'https://app.example.com, https://admin.example.com' } });
-    try {
+    await withStack({ env: { CORS_ORIGINS: 'https://app.example.com, https://admin.example.com' } }, async (stack) => {
       const preflight = (origin: string) =>
         raw(`${stack.url}/graphql`, {
           method: 'OPTIONS',
@@ -162,9 +146,7 @@ describe('request size and CORS allowlist', () => {
       expect(String(ok.headers['access-control-allow-headers'])).toContain('authorization');
       const evil = await preflight('https://evil.example.com');
       expect(evil.headers['access-control-allow-origin']).toBe('null');
-    } finally {
-      await stack.close();
-    }
+    });
   });
 });
 
@@ -194,25 +176,19 @@ describe('production defaults', () => {
   });
 
   it('INTROSPECTION=true and GRAPHIQL=true turn them back on', async () => {
-    const s = await startStack({ env: { NODE_ENV: 'production', INTROSPECTION: 'true', GRAPHIQL: 'true' } });
-    try {
+    await withStack({ env: { NODE_ENV: 'production', INTROSPECTION: 'true', GRAPHIQL: 'true' } }, async (s) => {
       expect((await s.gql('{ __schema { queryType { name } } }')).body.data).toEqual({
         __schema: { queryType: { name: 'Query' } },
       });
       const page = await raw(`${s.url}/graphql`, { headers: { accept: 'text/html' } });
       expect(page.text).toContain('<html');
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   it('development keeps suggestions, for people exploring', async () => {
-    const dev = await startStack();
-    try {
+    await withStack({}, async (dev) => {
       const res = await dev.gql('{ azureStatu { state } }');
       expect(res.body.errors?.[0]?.message).toMatch(/Did you mean "azureStatus"/);
-    } finally {
-      await dev.close();
-    }
+    });
   });
 });
