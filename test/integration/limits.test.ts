@@ -69,29 +69,12 @@ describe('operation limits (graphql-armor), before any upstream call', () => {
     expect(res.json()).toMatchObject({ errors: [{ extensions: { code: 'BAD_REQUEST' } }] });
   });
 
-  it('CSRF: a GET without a non-simple header, and any form-like POST, are refused', async () => {
+  it('CSRF: a GET without a non-simple header is refused', async () => {
     const get = await raw(`${stack.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, { method: 'GET' });
     expect(get.status).toBe(403);
     expect(get.json()).toMatchObject({ errors: [{ extensions: { code: 'BAD_REQUEST' } }] });
-    // Form-like bodies (what a cross-site form can send without a preflight) are refused
-    // whatever headers they carry: only JSON bodies are served.
-    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
-      const form = await raw(`${stack.url}/graphql`, {
-        method: 'POST',
-        headers: { ...auth, 'content-type': type },
-        body: type.startsWith('application/x-www')
-          ? 'query=mutation%7BcommitAxisChanges%7D'
-          : '{"query":"{ __typename }"}',
-      });
-      expect(form.status).toBe(415);
-      expect(form.json()).toMatchObject({ errors: [{ extensions: { code: 'UNSUPPORTED_MEDIA_TYPE' } }] });
-    }
-    const badVariables = await raw(`${stack.url}/graphql?query=${encodeURIComponent('{ __typename }')}&variables=%7B`, {
-      method: 'GET',
-      headers: auth,
-    });
-    expect(badVariables.status).toBe(400);
-    expect(badVariables.json()).toMatchObject({ errors: [{ extensions: { code: 'BAD_REQUEST' } }] });
+    // The other half of the CSRF defence, refusing form-like POSTs, is the request guard's
+    // (test/integration/use-request-guard.test.ts).
     // A GET carrying the credential is preflighted by browsers, so it is fine.
     const authed = await raw(`${stack.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, {
       method: 'GET',
@@ -121,15 +104,7 @@ describe('operation limits (graphql-armor), before any upstream call', () => {
   });
 });
 
-describe('request size and CORS allowlist', () => {
-  it('refuses a body over MAX_REQUEST_BODY_BYTES with 413', async () => {
-    await withStack({ env: { MAX_REQUEST_BODY_BYTES: '4096' } }, async (stack) => {
-      const res = await stack.gql('query($x: String) { __typename }', { x: 'a'.repeat(10_000) });
-      expect(res.status).toBe(413);
-      expect(codes(res)).toEqual(['REQUEST_ENTITY_TOO_LARGE']);
-    });
-  });
-
+describe('CORS allowlist', () => {
   it('answers CORS only for allowlisted origins', async () => {
     await withStack({ env: { CORS_ORIGINS: 'https://app.example.com, https://admin.example.com' } }, async (stack) => {
       const preflight = (origin: string) =>
