@@ -208,3 +208,35 @@ export async function startProductionGateway(env: Record<string, string> = {}): 
     throw err;
   }
 }
+
+/**
+ * A fresh stack for one test: starts it, runs `body` against it and closes it afterwards,
+ * whether `body` passed or threw. Suites sharing one stack keep beforeAll/afterAll.
+ */
+export async function withStack<T>(options: StackOptions, body: (stack: Stack) => Promise<T>): Promise<T> {
+  const stack = await startStack(options);
+  try {
+    return await body(stack);
+  } finally {
+    await stack.close();
+  }
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json(): Record<string, unknown>;
+}
+
+/** One HTTP request exactly as given (no default headers, any body), for tests of the HTTP layer itself. */
+export async function raw(url: string, init: Parameters<typeof request>[1]): Promise<RawResponse> {
+  const res = await request(url, init);
+  const text = await res.body.text();
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    text,
+    json: () => JSON.parse(text) as Record<string, unknown>,
+  };
+}

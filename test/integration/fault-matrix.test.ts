@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/errors.js';
-import { AXIS_RO_TOKEN, codes, startStack } from '../helpers/stack.js';
+import { AXIS_RO_TOKEN, codes, withStack } from '../helpers/stack.js';
 import type { GraphQLResponse, Stack, StackOptions } from '../helpers/stack.js';
 
 /**
@@ -390,12 +390,13 @@ afterAll(() => {
   console.log(`Fault matrix\n${lines.join('\n')}`);
 });
 
-/** The stack's own defaults plus the row's: a warm NPM login and zeroed counts. */
-async function warmStack(options: StackOptions = {}): Promise<Stack> {
-  const s = await startStack({ ...options, env: { ...MATRIX_ENV, ...options.env } });
-  await s.gql('{ azureStatus { state } }');
-  s.resetCounts();
-  return s;
+/** withStack with the matrix's defaults plus the row's, a warm NPM login and zeroed counts. */
+function withWarmStack<T>(options: StackOptions, body: (s: Stack) => Promise<T>): Promise<T> {
+  return withStack({ ...options, env: { ...MATRIX_ENV, ...options.env } }, async (s) => {
+    await s.gql('{ azureStatus { state } }');
+    s.resetCounts();
+    return body(s);
+  });
 }
 
 /** A clean query after the fault is gone: the process is alive and both upstreams answer. */
@@ -419,8 +420,7 @@ function withoutLocations(body: GraphQLResponse['body']): unknown {
 
 describe('fault matrix: each fault against a two-upstream query and the mutation it hits', () => {
   it.each(ROWS.map((row) => [row.fault, row.operation, row] as const))('%s × %s', async (_fault, _op, row) => {
-    const s = await warmStack(row.stack);
-    try {
+    await withWarmStack(row.stack ?? {}, async (s) => {
       row.arrange(s);
       const mutation = row.document.trimStart().startsWith('mutation');
       const key = { 'Idempotency-Key': `matrix-${ROWS.indexOf(row)}` };
@@ -459,17 +459,14 @@ describe('fault matrix: each fault against a two-upstream query and the mutation
         if (row.writes) expect(row.writes.measure(s)).toBe(row.writes.expected);
       }
       await expectHealthy(s);
-    } finally {
-      await s.close();
-    }
+    });
   });
 });
 
 describe('circuit breaker', () => {
   it('opens after BREAKER_THRESHOLD failures, fails fast with no upstream traffic, /ready says 503, then recovers', async () => {
     const HALF_OPEN_MS = 800;
-    const s = await warmStack({ env: { BREAKER_THRESHOLD: '3', BREAKER_HALF_OPEN_MS: String(HALF_OPEN_MS) } });
-    try {
+    await withWarmStack({ env: { BREAKER_THRESHOLD: '3', BREAKER_HALF_OPEN_MS: String(HALF_OPEN_MS) } }, async (s) => {
       // 500 is not retried, so each query is exactly one failure.
       s.axisSim.addFault({ route: 'users.list', action: { type: 'error', status: 500 } });
       for (let i = 0; i < 3; i++) expect(codes(await s.gql(BOTH))).toEqual(['UPSTREAM_ERROR']);
@@ -539,16 +536,13 @@ describe('circuit breaker', () => {
         writes: String(WRITES.createUser(s)),
       });
       await expectHealthy(s);
-    } finally {
-      await s.close();
-    }
+    });
   });
 });
 
 describe('concurrency cap', () => {
   it('a call beyond UPSTREAM_MAX_CONCURRENCY + UPSTREAM_MAX_QUEUE is UPSTREAM_UNAVAILABLE with no traffic, and its key is not kept', async () => {
-    const s = await warmStack({ env: { UPSTREAM_MAX_CONCURRENCY: '1', UPSTREAM_MAX_QUEUE: '0' } });
-    try {
+    await withWarmStack({ env: { UPSTREAM_MAX_CONCURRENCY: '1', UPSTREAM_MAX_QUEUE: '0' } }, async (s) => {
       // One slow read holds Axis's only slot.
       s.axisSim.addFault({ route: 'users.list', times: 1, action: { type: 'delay', ms: 400 } });
       const slow = s.gql('{ users(pageSize: 1) { totalRecords } }');
@@ -576,9 +570,7 @@ describe('concurrency cap', () => {
       expect(routeCalls(s)).toEqual({ 'axis:users.create': 1, 'axis:commit': 1 });
       expect(WRITES.createUser(s)).toBe(1);
       await expectHealthy(s);
-    } finally {
-      await s.close();
-    }
+    });
   });
 });
 
@@ -589,8 +581,7 @@ describe('Retry-After and the whole-request deadline', () => {
   ] as const)(
     'a 429 with Retry-After %s is not waited for: UPSTREAM_RATE_LIMITED at once, with the hint',
     async (label, header, seconds) => {
-      const s = await warmStack();
-      try {
+      await withWarmStack({}, async (s) => {
         s.axisSim.addFault({
           route: 'users.list',
           action: { type: 'error', status: 429, headers: { 'Retry-After': header() } },
@@ -615,9 +606,7 @@ describe('Retry-After and the whole-request deadline', () => {
           writes: '–',
         });
         await expectHealthy(s);
-      } finally {
-        await s.close();
-      }
+      });
     },
   );
 
@@ -629,30 +618,30 @@ describe('Retry-After and the whole-request deadline', () => {
     async (operation, document, variables, upstream, route, data) => {
       const DEADLINE_MS = 800;
       // Each attempt may take 1500 ms; the whole request only 800.
-      const s = await warmStack({ env: { REQUEST_TIMEOUT_MS: String(DEADLINE_MS), UPSTREAM_TIMEOUT_MS: '1500' } });
-      try {
-        (upstream === 'npm' ? s.npmSim : s.axisSim).addFault({ route, action: { type: 'hang' } });
-        const started = Date.now();
-        const res: GraphQLResponse = await s.gql(document, variables);
-        const elapsed = Date.now() - started;
-        expect(codes(res)).toEqual(['UPSTREAM_TIMEOUT']);
-        expect(elapsed).toBeGreaterThanOrEqual(DEADLINE_MS - 50);
-        expect(elapsed).toBeLessThan(DEADLINE_MS + 700);
-        if (data === null) expect(res.body.data).toBeNull();
-        else expect(res.body.data).toMatchObject(data);
-        // No time was left for a retry.
-        expect(s.calls()[`${upstream}:${route}`]).toBe(1);
-        report.push({
-          fault: `hang, REQUEST_TIMEOUT_MS=${DEADLINE_MS}`,
-          operation,
-          code: 'UPSTREAM_TIMEOUT',
-          calls: describeCalls(routeCalls(s)),
-          writes: route === 'users.create' ? String(WRITES.createUser(s)) : '–',
-        });
-        await expectHealthy(s);
-      } finally {
-        await s.close();
-      }
+      await withWarmStack(
+        { env: { REQUEST_TIMEOUT_MS: String(DEADLINE_MS), UPSTREAM_TIMEOUT_MS: '1500' } },
+        async (s) => {
+          (upstream === 'npm' ? s.npmSim : s.axisSim).addFault({ route, action: { type: 'hang' } });
+          const started = Date.now();
+          const res: GraphQLResponse = await s.gql(document, variables);
+          const elapsed = Date.now() - started;
+          expect(codes(res)).toEqual(['UPSTREAM_TIMEOUT']);
+          expect(elapsed).toBeGreaterThanOrEqual(DEADLINE_MS - 50);
+          expect(elapsed).toBeLessThan(DEADLINE_MS + 700);
+          if (data === null) expect(res.body.data).toBeNull();
+          else expect(res.body.data).toMatchObject(data);
+          // No time was left for a retry.
+          expect(s.calls()[`${upstream}:${route}`]).toBe(1);
+          report.push({
+            fault: `hang, REQUEST_TIMEOUT_MS=${DEADLINE_MS}`,
+            operation,
+            code: 'UPSTREAM_TIMEOUT',
+            calls: describeCalls(routeCalls(s)),
+            writes: route === 'users.create' ? String(WRITES.createUser(s)) : '–',
+          });
+          await expectHealthy(s);
+        },
+      );
     },
   );
 });
@@ -663,8 +652,7 @@ describe('Idempotency-Key replay fidelity', () => {
   // fromStored), so `locations` present in the first response is missing from the replay.
   // The documented contract is "the first response replayed".
   it('a replayed failure is the first response as sent, error locations included', async () => {
-    const s = await warmStack();
-    try {
+    await withWarmStack({}, async (s) => {
       s.axisSim.addFault({ route: 'users.create', action: { type: 'reset' } });
       const key = { 'Idempotency-Key': 'replay-fidelity' };
       const first = await s.gql(CREATE_USER, { input: NEW_USER }, key);
@@ -673,8 +661,6 @@ describe('Idempotency-Key replay fidelity', () => {
       const again = await s.gql(CREATE_USER, { input: NEW_USER }, key);
       expect(again.headers['idempotent-replayed']).toBe('true');
       expect(again.body).toEqual(first.body);
-    } finally {
-      await s.close();
-    }
+    });
   });
 });

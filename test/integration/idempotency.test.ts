@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, codes, startStack } from '../helpers/stack.js';
+import { ADMIN_KEY, codes, startStack, withStack } from '../helpers/stack.js';
 import type { Stack } from '../helpers/stack.js';
 
 const CREATE = 'mutation Create($i: CreateUserInput!) { createUser(input: $i) { id userName } }';
@@ -81,17 +81,14 @@ describe('Idempotency-Key on mutations', () => {
   it('keys are per caller: another caller with the same key runs its own request', async () => {
     await stack.gql(CREATE, user('idem.caller1'), key('k-shared'));
     const token = 'second-admin-key-0123456789abcdef';
-    const s2 = await startStack({ env: { GATEWAY_API_KEYS: `one=admin:${ADMIN_KEY},two=admin:${token}` } });
-    try {
+    await withStack({ env: { GATEWAY_API_KEYS: `one=admin:${ADMIN_KEY},two=admin:${token}` } }, async (s2) => {
       const a = await s2.gql(CREATE, user('idem.x'), key('k-shared'));
       const b = await s2.gql(CREATE, user('idem.x'), { ...key('k-shared'), authorization: `Bearer ${token}` });
       expect(a.body.errors).toBeUndefined();
       // Not a replay of caller one's response: caller two's own create, which conflicts.
       expect(b.headers['idempotent-replayed']).toBeUndefined();
       expect(codes(b)).toEqual(['CONFLICT']);
-    } finally {
-      await s2.close();
-    }
+    });
   });
 
   it('failed outcomes are replayed too (the write may have happened), except when nothing was sent', async () => {
@@ -105,15 +102,12 @@ describe('Idempotency-Key on mutations', () => {
   });
 
   it('after "unreachable" before sending (connection refused), the same key runs for real', async () => {
-    const dead = await startStack({ env: { AXIS_BASE_URL: 'http://127.0.0.1:9', UPSTREAM_RETRIES: '0' } });
-    try {
+    await withStack({ env: { AXIS_BASE_URL: 'http://127.0.0.1:9', UPSTREAM_RETRIES: '0' } }, async (dead) => {
       const first = await dead.gql(CREATE, user('idem.refused'), key('k-refused'));
       expect(codes(first)).toEqual(['UPSTREAM_UNAVAILABLE']);
       const again = await dead.gql(CREATE, user('idem.refused'), key('k-refused'));
       expect(again.headers['idempotent-replayed']).toBeUndefined();
-    } finally {
-      await dead.close();
-    }
+    });
   });
 
   it('queries ignore the header; a malformed key is BAD_REQUEST', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startStack } from '../helpers/stack.js';
+import { codes, startStack, withStack } from '../helpers/stack.js';
 import type { Stack } from '../helpers/stack.js';
 
 const DASHBOARD =
@@ -228,5 +228,46 @@ describe('Axis queries', () => {
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data).toEqual({ user: null, g: null });
     expect(stack.calls()).toEqual({ 'axis:users.get': 1, 'axis:groups.get': 1, 'axis:total': 2 });
+  });
+});
+
+/**
+ * The lookahead (src/resolvers/lookahead.ts, unit-tested in test/unit/lookahead.test.ts):
+ * `user.groups` starts listing the members one level down when they need whole users, and
+ * `group.users` the groups, instead of waiting for this level. One level's list hangs here,
+ * so a listing that waited for it would never start; a short upstream timeout and no retry
+ * end the hung request soon.
+ */
+describe('the lookahead starts the next level in parallel', () => {
+  const HUNG = { env: { UPSTREAM_TIMEOUT_MS: '800', UPSTREAM_RETRIES: '0' } };
+
+  it('members that need whole users are listed while their groups are still on the way, and only then', async () => {
+    await withStack(HUNG, async (s) => {
+      s.axisSim.addFault({ route: 'groups.list', action: { type: 'hang' } });
+      const costly = s.gql('{ users(pageSize: 30) { nodes { id groups { id description users { id email } } } } }');
+      await expect
+        .poll(() => s.calls(), { timeout: 1000, interval: 10 })
+        .toEqual({ 'axis:users.list': 2, 'axis:groups.list': 1, 'axis:total': 3 });
+      expect(codes(await costly)).toContain('UPSTREAM_TIMEOUT');
+
+      // Members answered by their references: no member listing at all.
+      s.resetCounts();
+      const cheap = await s.gql(
+        '{ users(pageSize: 30) { nodes { id groups { id description users { id userName } } } } }',
+      );
+      expect(codes(cheap)).toContain('UPSTREAM_TIMEOUT');
+      expect(s.calls()).toEqual({ 'axis:users.list': 1, 'axis:groups.list': 1, 'axis:total': 2 });
+    });
+  });
+
+  it('groups that need whole groups are listed while the members are still on the way', async () => {
+    await withStack(HUNG, async (s) => {
+      s.axisSim.addFault({ route: 'users.list', action: { type: 'hang' } });
+      const pending = s.gql('{ groups(pageSize: 3) { nodes { id users { id email groups { id description } } } } }');
+      await expect
+        .poll(() => s.calls(), { timeout: 1000, interval: 10 })
+        .toEqual({ 'axis:groups.list': 2, 'axis:users.list': 1, 'axis:total': 3 });
+      expect(codes(await pending)).toContain('UPSTREAM_TIMEOUT');
+    });
   });
 });

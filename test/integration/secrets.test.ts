@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
-import { ADMIN_KEY, AXIS_RW_TOKEN, NPM_PASSWORD, VIEWER_KEY, startStack } from '../helpers/stack.js';
+import { ADMIN_KEY, AXIS_RW_TOKEN, NPM_PASSWORD, VIEWER_KEY, withStack } from '../helpers/stack.js';
 import type { Stack } from '../helpers/stack.js';
 
 const APP_PASSWORD = 'azure-app-password-Zq81';
@@ -47,8 +47,7 @@ function expectNowhere(secrets: string[], haystacks: string[]) {
 
 describe('secrets are write-only', () => {
   it('never appear in a response or a log line at trace level (password login)', async () => {
-    const stack = await startStack();
-    try {
+    await withStack({}, async (stack) => {
       const bodies = await exerciseEverySecret(stack);
       expect(stack.npmSim.state().accounts.find((a) => a.acc_id === 'secret-test')?.app_passwd).toBe(APP_PASSWORD);
       expect(stack.logs.length).toBeGreaterThan(20);
@@ -57,31 +56,28 @@ describe('secrets are write-only', () => {
         [APP_PASSWORD, 'ssh-key-body-Kx55', CALLER_CREDENTIAL, NPM_PASSWORD, AXIS_RW_TOKEN],
         [...bodies, ...stack.logs],
       );
-    } finally {
-      await stack.close();
-    }
+    });
   });
 
   it('never appear with a static NPM token either', async () => {
-    const stack = await startStack({
-      env: { NPM_ACCESS_TOKEN: STATIC_NPM_TOKEN, NPM_USERNAME: '', NPM_PASSWORD: '' },
-      npm: { staticTokens: [STATIC_NPM_TOKEN] },
-    });
-    try {
-      const bodies = await exerciseEverySecret(stack);
-      expectNowhere(
-        [STATIC_NPM_TOKEN, APP_PASSWORD, 'ssh-key-body-Kx55', CALLER_CREDENTIAL, AXIS_RW_TOKEN],
-        [...bodies, ...stack.logs],
-      );
-    } finally {
-      await stack.close();
-    }
+    await withStack(
+      {
+        env: { NPM_ACCESS_TOKEN: STATIC_NPM_TOKEN, NPM_USERNAME: '', NPM_PASSWORD: '' },
+        npm: { staticTokens: [STATIC_NPM_TOKEN] },
+      },
+      async (stack) => {
+        const bodies = await exerciseEverySecret(stack);
+        expectNowhere(
+          [STATIC_NPM_TOKEN, APP_PASSWORD, 'ssh-key-body-Kx55', CALLER_CREDENTIAL, AXIS_RW_TOKEN],
+          [...bodies, ...stack.logs],
+        );
+      },
+    );
   });
 
   it('never appear when the caller uses a JWT, nor do the JWT secret, rejected keys or idempotency keys', async () => {
     const jwtSecret = 'jwt-signing-secret-under-test-Hh31-0123456789';
-    const stack = await startStack({ env: { AUTH_JWT_SECRET: jwtSecret, RATE_LIMIT_RPS: '1000' } });
-    try {
+    await withStack({ env: { AUTH_JWT_SECRET: jwtSecret, RATE_LIMIT_RPS: '1000' } }, async (stack) => {
       const token = await new SignJWT({ sub: 'secret-tester', roles: ['admin'] })
         .setProtectedHeader({ alg: 'HS256' })
         .setExpirationTime('5m')
@@ -109,14 +105,11 @@ describe('secrets are write-only', () => {
         [token, expired, jwtSecret, wrongKey, VIEWER_KEY, APP_PASSWORD, NPM_PASSWORD, AXIS_RW_TOKEN, 'idem-key-Vb77'],
         [...bodies, ...stack.logs],
       );
-    } finally {
-      await stack.close();
-    }
+    });
   });
 
   it('the schema offers no field that could read a secret back', async () => {
-    const stack = await startStack();
-    try {
+    await withStack({}, async (stack) => {
       const res = await stack.gql('{ __schema { types { name fields { name } } } }');
       const types = (
         res.body.data?.['__schema'] as { types: Array<{ name: string; fields: Array<{ name: string }> | null }> }
@@ -125,8 +118,6 @@ describe('secrets are write-only', () => {
       expect(
         fieldNames.filter((f) => /password|passwd|privatekey|secret|token/.test(f) && !f.endsWith('hassshprivatekey')),
       ).toEqual([]);
-    } finally {
-      await stack.close();
-    }
+    });
   });
 });

@@ -5,7 +5,7 @@ import { createNpmTokenSource } from '../../src/upstreams/npm/auth.js';
 import { NpmClient } from '../../src/upstreams/npm/client.js';
 import { parseNpmErrorBody } from '../../src/upstreams/npm/types.js';
 import { createNpmSimulator } from '../../simulators/npm-sim.js';
-import { AXIS_RO_TOKEN, NPM_PASSWORD, NPM_USER, codes, startStack } from '../helpers/stack.js';
+import { AXIS_RO_TOKEN, NPM_PASSWORD, NPM_USER, codes, startStack, withStack } from '../helpers/stack.js';
 import type { Stack } from '../helpers/stack.js';
 
 describe('NPM login with username and password', () => {
@@ -135,41 +135,35 @@ describe('Axis token permissions', () => {
   it.each([401, 403] as const)(
     'a read-only token (%i on write) reads, and a write is UPSTREAM_AUTH_FAILED with no commit',
     async (status) => {
-      const stack = await startStack({ env: { AXIS_API_TOKEN: AXIS_RO_TOKEN }, axis: { readOnlyWriteStatus: status } });
-      try {
-        const read = await stack.gql('{ users(pageSize: 1) { totalRecords } }');
-        expect(read.body.errors).toBeUndefined();
-        const write = await stack.gql('mutation { deleteUser(id: "u-0001") }');
-        expect(codes(write)).toEqual(['UPSTREAM_AUTH_FAILED']);
-        expect(write.body.errors?.[0]?.extensions).toMatchObject({ upstream: 'axis', upstreamStatus: status });
-        expect(stack.axisSim.state().users.some((u) => u.id === 'u-0001')).toBe(true);
-        expect(stack.axisSim.counts()['commit'] ?? 0).toBe(0);
-      } finally {
-        await stack.close();
-      }
+      await withStack(
+        { env: { AXIS_API_TOKEN: AXIS_RO_TOKEN }, axis: { readOnlyWriteStatus: status } },
+        async (stack) => {
+          const read = await stack.gql('{ users(pageSize: 1) { totalRecords } }');
+          expect(read.body.errors).toBeUndefined();
+          const write = await stack.gql('mutation { deleteUser(id: "u-0001") }');
+          expect(codes(write)).toEqual(['UPSTREAM_AUTH_FAILED']);
+          expect(write.body.errors?.[0]?.extensions).toMatchObject({ upstream: 'axis', upstreamStatus: status });
+          expect(stack.axisSim.state().users.some((u) => u.id === 'u-0001')).toBe(true);
+          expect(stack.axisSim.counts()['commit'] ?? 0).toBe(0);
+        },
+      );
     },
   );
 
   it('an expired Axis token is UPSTREAM_AUTH_FAILED and NPM data still arrives', async () => {
-    const stack = await startStack();
-    try {
+    await withStack({}, async (stack) => {
       stack.axisSim.expireTokens();
       const res = await stack.gql('{ azureStatus { state } users { totalRecords } }');
       expect(codes(res)).toEqual(['UPSTREAM_AUTH_FAILED']);
       expect(res.body.data).toMatchObject({ azureStatus: { state: 'SYNC_SUCCEEDED' }, users: null });
-    } finally {
-      await stack.close();
-    }
+    });
   });
 
   it("the caller's Authorization header is never forwarded upstream", async () => {
-    const stack = await startStack();
-    try {
+    await withStack({}, async (stack) => {
       // Were the caller's header (a client API key) forwarded, Axis would reject it.
       const res = await stack.gql('{ users(pageSize: 1) { totalRecords } }');
       expect(res.body.errors).toBeUndefined();
-    } finally {
-      await stack.close();
-    }
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { codes, startStack } from '../helpers/stack.js';
+import { codes, startStack, withStack } from '../helpers/stack.js';
 import type { Stack } from '../helpers/stack.js';
 
 let stack: Stack;
@@ -116,17 +116,14 @@ describe('every row of the error table, through the real gateway', () => {
         probe.close(() => resolve(p));
       });
     });
-    const down = await startStack({ env: { AXIS_BASE_URL: `http://127.0.0.1:${port}` } });
-    try {
+    await withStack({ env: { AXIS_BASE_URL: `http://127.0.0.1:${port}` } }, async (down) => {
       const res = await down.gql(BOTH);
       expect(codes(res)).toEqual(['UPSTREAM_UNAVAILABLE']);
       expect(res.body.errors?.[0]?.message).toBe('Axis IdP is unreachable.');
       expect(res.body.data).toMatchObject({ azureStatus: { state: 'SYNC_SUCCEEDED' }, users: null });
       const health = await fetch(`${down.url}/health`);
       expect(health.status).toBe(200);
-    } finally {
-      await down.close();
-    }
+    });
   });
 
   it('a mutation failing upstream is the mapped error, and the write is not repeated', async () => {

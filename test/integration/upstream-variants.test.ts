@@ -7,24 +7,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { codes, startStack } from '../helpers/stack.js';
+import { codes, startStack, withStack } from '../helpers/stack.js';
 
 describe('NPM reports enabled as a boolean or a string', () => {
   it.each(['boolean', 'ENABLED', 'true'] as const)('enabledFormat %s is read as a boolean', async (enabledFormat) => {
-    const stack = await startStack({ npm: { enabledFormat } });
-    try {
+    await withStack({ npm: { enabledFormat } }, async (stack) => {
       const on = await stack.gql('{ azureStatus { enabled } }');
       expect(on.body.data).toEqual({ azureStatus: { enabled: true } });
       const off = await stack.gql('mutation { setAzureSyncEnabled(enabled: false) { enabled state } }');
       expect(off.body.data).toEqual({ setAzureSyncEnabled: { enabled: false, state: 'SYNC_DISABLED' } });
-    } finally {
-      await stack.close();
-    }
+    });
   });
 
   it('an unknown enabled value is UPSTREAM_BAD_RESPONSE', async () => {
-    const stack = await startStack();
-    try {
+    await withStack({}, async (stack) => {
       stack.npmSim.addFault({
         route: 'status.get',
         action: {
@@ -42,14 +38,11 @@ describe('NPM reports enabled as a boolean or a string', () => {
       });
       const res = await stack.gql('{ azureStatus { enabled } }');
       expect(codes(res)).toEqual(['UPSTREAM_BAD_RESPONSE']);
-    } finally {
-      await stack.close();
-    }
+    });
   });
 
   it('zero timestamps mean never, and an unknown state is SYNC_NA', async () => {
-    const stack = await startStack();
-    try {
+    await withStack({}, async (stack) => {
       stack.npmSim.addFault({
         route: 'status.get',
         action: {
@@ -69,22 +62,17 @@ describe('NPM reports enabled as a boolean or a string', () => {
       expect(res.body.data).toEqual({
         azureStatus: { enabled: true, state: 'SYNC_NA', errorId: 0, lastSyncAt: null, lastSuccessAt: null },
       });
-    } finally {
-      await stack.close();
-    }
+    });
   });
 });
 
 describe("the Axis prefix of the vendor's Swagger", () => {
   it('AXIS_API_PREFIX=/api/v1.0 reaches an IdP that serves /api/v1.0/Users', async () => {
-    const stack = await startStack({ env: { AXIS_API_PREFIX: '/api/v1.0' }, axis: { prefix: '/api/v1.0' } });
-    try {
+    await withStack({ env: { AXIS_API_PREFIX: '/api/v1.0' }, axis: { prefix: '/api/v1.0' } }, async (stack) => {
       const res = await stack.gql('{ users(pageSize: 2) { totalRecords } group(id: "g-001") { name } }');
       expect(res.body.errors).toBeUndefined();
       expect(stack.calls()).toMatchObject({ 'axis:users.list': 1, 'axis:groups.get': 1 });
-    } finally {
-      await stack.close();
-    }
+    });
   });
 });
 
@@ -154,12 +142,7 @@ describe('NPM over TLS with a self-signed certificate', () => {
   });
 
   async function status(env: Record<string, string>) {
-    const stack = await startStack({ env: { NPM_BASE_URL: frontUrl, ...env } });
-    try {
-      return await stack.gql('{ azureStatus { state } }');
-    } finally {
-      await stack.close();
-    }
+    return withStack({ env: { NPM_BASE_URL: frontUrl, ...env } }, (stack) => stack.gql('{ azureStatus { state } }'));
   }
 
   it('is refused by default: the certificate is not trusted', async () => {
@@ -180,8 +163,7 @@ describe('NPM over TLS with a self-signed certificate', () => {
 
 describe('GraphiQL', () => {
   it('is served as one self-contained page: no script, style or font from another host', async () => {
-    const stack = await startStack();
-    try {
+    await withStack({}, async (stack) => {
       const res = await request(`${stack.url}/graphql`, { headers: { accept: 'text/html' } });
       expect(res.statusCode).toBe(200);
       const html = await res.body.text();
@@ -191,8 +173,6 @@ describe('GraphiQL', () => {
         (m) => m[0],
       );
       expect(external).toEqual([]);
-    } finally {
-      await stack.close();
-    }
+    });
   });
 });
