@@ -1,9 +1,11 @@
 import { GraphQLError } from 'graphql';
 import { maskError as yogaMaskError } from 'graphql-yoga';
+import { UpstreamError } from './upstreams/upstream-error.js';
+import type { UpstreamName } from './upstreams/upstream-error.js';
 
 /**
  * The one place where failures become GraphQL errors. The upstream layer throws
- * `UpstreamError` (what happened on the wire); `toGraphQLError` turns it into a stable
+ * `UpstreamError` (what happened on the wire); `toGatewayError` turns it into a stable
  * `extensions.code` that clients match on. Anything else that escapes a resolver is masked.
  */
 
@@ -36,60 +38,7 @@ export type ErrorCode =
   | 'PERSISTED_OPERATION_REQUIRED'
   | 'INTERNAL_SERVER_ERROR';
 
-export type UpstreamName = 'npm' | 'axis';
-
-/** What went wrong on the wire, before any GraphQL meaning is attached. */
-export type UpstreamFailure =
-  /** The upstream answered with a non-success status. */
-  | 'http'
-  /** Connection refused, reset, DNS failure: nothing usable came back. */
-  | 'unavailable'
-  /** No complete answer within the configured time. */
-  | 'timeout'
-  /** A success status with a body that is not JSON or not the documented shape. */
-  | 'bad_response';
-
 const VENDOR: Record<UpstreamName, string> = { npm: 'Riverbed NPM', axis: 'Axis IdP' };
-
-export class UpstreamError extends Error {
-  constructor(
-    readonly failure: UpstreamFailure,
-    readonly upstream: UpstreamName,
-    readonly details: {
-      status?: number;
-      /** Riverbed `error_id`, or the Axis `status` name. */
-      errorId?: string;
-      /** The upstream's own description, sanitised before it reaches a client. */
-      text?: string;
-      cause?: unknown;
-      /** The request never reached the upstream (connect failure): safe to send again. */
-      notSent?: boolean;
-      /**
-       * The gateway refused the call itself (circuit open, queue full, request deadline
-       * spent): no upstream traffic, and not a sign of upstream health.
-       */
-      local?: 'circuit_open' | 'queue_full' | 'deadline';
-      /** From the upstream's `Retry-After`. */
-      retryAfterMs?: number;
-    } = {},
-  ) {
-    super(
-      `${upstream} upstream ${failure}${details.status ? ` ${details.status}` : ''}${details.errorId ? ` ${details.errorId}` : ''}`,
-      {
-        cause: details.cause,
-      },
-    );
-    this.name = 'UpstreamError';
-  }
-
-  get status(): number | undefined {
-    return this.details.status;
-  }
-
-  get errorId(): string | undefined {
-    return this.details.errorId;
-  }
-}
 
 export class GatewayError extends GraphQLError {
   constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
@@ -203,10 +152,6 @@ export function toGatewayError(err: UpstreamError): GatewayError {
   if (err.details.retryAfterMs !== undefined)
     extensions['retryAfterSeconds'] = Math.ceil(err.details.retryAfterMs / 1000);
   return new GatewayError(code, messageFor(code, err), extensions);
-}
-
-export function isUpstreamError(err: unknown): err is UpstreamError {
-  return err instanceof UpstreamError;
 }
 
 /** The GraphQL error code an error would be given, for logs and callers that branch on it. */

@@ -2,7 +2,8 @@ import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { GatewayContext } from '../context.js';
-import { UpstreamError, errorCodeOf } from '../errors.js';
+import { errorCodeOf } from '../errors.js';
+import { UpstreamError } from '../upstreams/upstream-error.js';
 
 /**
  * One log line per executed operation: name, type, duration and the error codes it

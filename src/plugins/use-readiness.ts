@@ -1,6 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { UpstreamError } from '../errors.js';
+import { UpstreamError } from '../upstreams/upstream-error.js';
 import type { AxisClient } from '../upstreams/axis/client.js';
 import type { NpmClient } from '../upstreams/npm/client.js';
 

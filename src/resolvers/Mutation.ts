@@ -1,4 +1,5 @@
-import { GatewayError, UpstreamError, toGatewayError } from '../errors.js';
+import { GatewayError, toGatewayError } from '../errors.js';
+import { UpstreamError } from '../upstreams/upstream-error.js';
 import type { GatewayContext } from '../context.js';
 import type { MutationResolvers } from '../generated/resolvers-types.js';
 import type { AxisGroup, AxisUser, AxisUserWrite } from '../upstreams/axis/types.js';

@@ -17,8 +17,8 @@ import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
-import { UpstreamError } from '../errors.js';
-import type { UpstreamName } from '../errors.js';
+import { UpstreamError } from './upstream-error.js';
+import type { UpstreamName } from './upstream-error.js';
 import type { Tracing } from '../tracing.js';
 
 /**

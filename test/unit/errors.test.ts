@@ -1,12 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import {
-  UpstreamError,
-  codeForUpstreamError,
-  maskError,
-  sanitizeUpstreamText,
-  toGatewayError,
-} from '../../src/errors.js';
+import { codeForUpstreamError, maskError, sanitizeUpstreamText, toGatewayError } from '../../src/errors.js';
+import { UpstreamError } from '../../src/upstreams/upstream-error.js';
 
 const http = (upstream: 'npm' | 'axis', status: number, errorId?: string) =>
   new UpstreamError('http', upstream, { status, ...(errorId ? { errorId } : {}) });

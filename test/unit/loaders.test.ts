@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UpstreamError } from '../../src/errors.js';
+import { UpstreamError } from '../../src/upstreams/upstream-error.js';
 import { createLoaders } from '../../src/loaders.js';
 import type { AxisClient } from '../../src/upstreams/axis/client.js';
 import type { AxisGroup, AxisUser } from '../../src/upstreams/axis/types.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UpstreamError } from '../../src/errors.js';
+import { UpstreamError } from '../../src/upstreams/upstream-error.js';
 import { MemoryIdempotencyStore } from '../../src/stores/idempotency.js';
 import { MemoryRateLimitStore } from '../../src/stores/rate-limit.js';
 import { isRetryable, parseRetryAfter } from '../../src/upstreams/http.js';

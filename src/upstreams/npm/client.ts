@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { UpstreamError } from '../../errors.js';
+import { UpstreamError } from '../upstream-error.js';
 import type { CallContext, UpstreamHttp, UpstreamRequest } from '../http.js';
 import type { NpmTokenSource } from './auth.js';
 import { azureAccountsWire, cloudStatusWire, toAuthCodeWire } from './types.js';
