@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CircuitStateName, UpstreamCallEvent } from './upstreams/http.js';
+import type { CircuitStateName } from './upstreams/http.js';
+import type { UpstreamCallEvent } from './upstreams/instrumentation.js';
 
 /**
  * The gateway's Prometheus metrics, on a registry of its own (never prom-client's global

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { UpstreamError } from '../../src/upstreams/upstream-error.js';
 import { createLogger } from '../../src/logger.js';
 import { UpstreamHttp } from '../../src/upstreams/http.js';
-import type { UpstreamCallEvent } from '../../src/upstreams/http.js';
+import type { UpstreamCallEvent } from '../../src/upstreams/instrumentation.js';
 
 /** A scripted upstream: each path answers the way the test needs, on a loopback port. */
 const routes: Record<string, (res: ServerResponse) => void> = {
