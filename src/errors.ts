@@ -38,10 +38,46 @@ export type ErrorCode =
   | 'PERSISTED_OPERATION_REQUIRED'
   | 'INTERNAL_SERVER_ERROR';
 
+/** The same set at run time, for reading a code back off an error; `satisfies` keeps it complete. */
+const ERROR_CODES: ReadonlySet<string> = new Set(
+  Object.keys({
+    BAD_USER_INPUT: true,
+    NOT_FOUND: true,
+    CONFLICT: true,
+    UPSTREAM_AUTH_FAILED: true,
+    UPSTREAM_RATE_LIMITED: true,
+    UPSTREAM_ERROR: true,
+    UPSTREAM_UNAVAILABLE: true,
+    UPSTREAM_TIMEOUT: true,
+    UPSTREAM_BAD_RESPONSE: true,
+    GRAPHQL_PARSE_FAILED: true,
+    GRAPHQL_VALIDATION_FAILED: true,
+    BAD_REQUEST: true,
+    OPERATION_RESOLUTION_FAILURE: true,
+    REQUEST_ENTITY_TOO_LARGE: true,
+    UNSUPPORTED_MEDIA_TYPE: true,
+    UNAUTHENTICATED: true,
+    FORBIDDEN: true,
+    RATE_LIMITED: true,
+    IDEMPOTENCY_KEY_REUSED: true,
+    PERSISTED_OPERATION_NOT_FOUND: true,
+    PERSISTED_OPERATION_REQUIRED: true,
+    INTERNAL_SERVER_ERROR: true,
+  } satisfies Record<ErrorCode, true>),
+);
+
+function isErrorCode(value: string): value is ErrorCode {
+  return ERROR_CODES.has(value);
+}
+
 const VENDOR: Record<UpstreamName, string> = { npm: 'Riverbed NPM', axis: 'Axis IdP' };
 
 export class GatewayError extends GraphQLError {
-  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    extensions: Record<string, unknown> = {},
+  ) {
     super(message, { extensions: { code, ...extensions } });
   }
 }
@@ -154,15 +190,23 @@ export function toGatewayError(err: UpstreamError): GatewayError {
   return new GatewayError(code, messageFor(code, err), extensions);
 }
 
-/** The GraphQL error code an error would be given, for logs and callers that branch on it. */
+/**
+ * The GraphQL error code an error would be given, for logs and callers that branch on it;
+ * undefined for an error that is not ours (no code, or a code outside ErrorCode).
+ */
 export function errorCodeOf(err: unknown): ErrorCode | undefined {
   if (err instanceof UpstreamError) return codeForUpstreamError(err);
   if (isGraphQLError(err)) {
     const code = err.extensions?.['code'];
-    if (typeof code === 'string') return code as ErrorCode;
+    if (typeof code === 'string') return isErrorCode(code) ? code : undefined;
     if (err.originalError) return errorCodeOf(err.originalError);
   }
   return undefined;
+}
+
+/** The code a client sees for an error: one without a code of ours is masked as INTERNAL_SERVER_ERROR. */
+export function codeOf(err: unknown): ErrorCode {
+  return errorCodeOf(err) ?? 'INTERNAL_SERVER_ERROR';
 }
 
 /** Client-facing errors whose upstream call never left the gateway (for idempotency). */
