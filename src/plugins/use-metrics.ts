@@ -1,10 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { isAsyncIterable } from '@envelop/core';
 import { getOperationAST } from 'graphql';
 import type { GraphQLError } from 'graphql';
 import { createHistogram, usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import type { FillLabelsFnParams } from '@graphql-yoga/plugin-prometheus';
 import type { Plugin } from 'graphql-yoga';
+import { digest } from '../auth/api-keys.js';
 import { codeOf } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -15,8 +16,6 @@ export interface MetricsPluginOptions {
   token: string | undefined;
   endpoint?: string;
 }
-
-const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
 /** Codes as clients see them (a subscription event's errors may not be masked yet: codeOf reads through). */
 function codesOf(errors: readonly GraphQLError[] | undefined): ErrorCode[] {

@@ -70,14 +70,6 @@ export class NpmClient {
     });
   }
 
-  get logins(): number {
-    return this.tokens.logins;
-  }
-
-  close(): Promise<void> {
-    return this.http.close();
-  }
-
   private async send<T>(req: Omit<UpstreamRequest<T>, 'headers'>): Promise<T> {
     const token = await this.tokens.token();
     try {
