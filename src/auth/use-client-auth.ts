@@ -13,7 +13,7 @@ const BEARER = /^Bearer[ ]+([^\s]+)[ ]*$/i;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** The bearer credential of a request, or undefined. */
-export function bearerOf(request: Request): string | undefined {
+function bearerOf(request: Request): string | undefined {
   const header = request.headers.get('authorization');
   return header === null ? undefined : BEARER.exec(header)?.[1];
 }

@@ -13,7 +13,7 @@ import type { IdempotencyStore, StoredResult } from '../stores/idempotency.js';
 const KEY = /^"?([\x21\x23-\x7e]{1,255})"?$/;
 
 /** JSON with sorted object keys: the same variables always give the same fingerprint. */
-export function stableStringify(value: unknown): string {
+function stableStringify(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
   const entries = Object.keys(value)
