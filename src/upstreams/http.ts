@@ -126,7 +126,7 @@ const DEFAULTS: ResilienceOptions = {
 };
 
 export class UpstreamHttp {
-  readonly upstream: UpstreamName;
+  private readonly upstream: UpstreamName;
   private readonly pool: Pool;
   private readonly basePath: string;
   private readonly maxBodyBytes: number;
