@@ -129,7 +129,7 @@ export interface AuthConfig {
   disabled: boolean;
 }
 
-export interface ResilienceConfig {
+interface ResilienceConfig {
   /** Per attempt: connect, and headers+body, per upstream. */
   connectTimeoutMs: number;
   npmTimeoutMs: number;

@@ -1,9 +1,11 @@
 import { GraphQLError } from 'graphql';
 import { maskError as yogaMaskError } from 'graphql-yoga';
+import { UpstreamError } from './upstreams/upstream-error.js';
+import type { UpstreamName } from './upstreams/upstream-error.js';
 
 /**
  * The one place where failures become GraphQL errors. The upstream layer throws
- * `UpstreamError` (what happened on the wire); `toGraphQLError` turns it into a stable
+ * `UpstreamError` (what happened on the wire); `toGatewayError` turns it into a stable
  * `extensions.code` that clients match on. Anything else that escapes a resolver is masked.
  */
 
@@ -36,63 +38,46 @@ export type ErrorCode =
   | 'PERSISTED_OPERATION_REQUIRED'
   | 'INTERNAL_SERVER_ERROR';
 
-export type UpstreamName = 'npm' | 'axis';
+/** The same set at run time, for reading a code back off an error; `satisfies` keeps it complete. */
+const ERROR_CODES: ReadonlySet<string> = new Set(
+  Object.keys({
+    BAD_USER_INPUT: true,
+    NOT_FOUND: true,
+    CONFLICT: true,
+    UPSTREAM_AUTH_FAILED: true,
+    UPSTREAM_RATE_LIMITED: true,
+    UPSTREAM_ERROR: true,
+    UPSTREAM_UNAVAILABLE: true,
+    UPSTREAM_TIMEOUT: true,
+    UPSTREAM_BAD_RESPONSE: true,
+    GRAPHQL_PARSE_FAILED: true,
+    GRAPHQL_VALIDATION_FAILED: true,
+    BAD_REQUEST: true,
+    OPERATION_RESOLUTION_FAILURE: true,
+    REQUEST_ENTITY_TOO_LARGE: true,
+    UNSUPPORTED_MEDIA_TYPE: true,
+    UNAUTHENTICATED: true,
+    FORBIDDEN: true,
+    RATE_LIMITED: true,
+    IDEMPOTENCY_KEY_REUSED: true,
+    PERSISTED_OPERATION_NOT_FOUND: true,
+    PERSISTED_OPERATION_REQUIRED: true,
+    INTERNAL_SERVER_ERROR: true,
+  } satisfies Record<ErrorCode, true>),
+);
 
-/** What went wrong on the wire, before any GraphQL meaning is attached. */
-export type UpstreamFailure =
-  /** The upstream answered with a non-success status. */
-  | 'http'
-  /** Connection refused, reset, DNS failure: nothing usable came back. */
-  | 'unavailable'
-  /** No complete answer within the configured time. */
-  | 'timeout'
-  /** A success status with a body that is not JSON or not the documented shape. */
-  | 'bad_response';
+function isErrorCode(value: string): value is ErrorCode {
+  return ERROR_CODES.has(value);
+}
 
 const VENDOR: Record<UpstreamName, string> = { npm: 'Riverbed NPM', axis: 'Axis IdP' };
 
-export class UpstreamError extends Error {
-  constructor(
-    readonly failure: UpstreamFailure,
-    readonly upstream: UpstreamName,
-    readonly details: {
-      status?: number;
-      /** Riverbed `error_id`, or the Axis `status` name. */
-      errorId?: string;
-      /** The upstream's own description, sanitised before it reaches a client. */
-      text?: string;
-      cause?: unknown;
-      /** The request never reached the upstream (connect failure): safe to send again. */
-      notSent?: boolean;
-      /**
-       * The gateway refused the call itself (circuit open, queue full, request deadline
-       * spent): no upstream traffic, and not a sign of upstream health.
-       */
-      local?: 'circuit_open' | 'queue_full' | 'deadline';
-      /** From the upstream's `Retry-After`. */
-      retryAfterMs?: number;
-    } = {},
-  ) {
-    super(
-      `${upstream} upstream ${failure}${details.status ? ` ${details.status}` : ''}${details.errorId ? ` ${details.errorId}` : ''}`,
-      {
-        cause: details.cause,
-      },
-    );
-    this.name = 'UpstreamError';
-  }
-
-  get status(): number | undefined {
-    return this.details.status;
-  }
-
-  get errorId(): string | undefined {
-    return this.details.errorId;
-  }
-}
-
 export class GatewayError extends GraphQLError {
-  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    extensions: Record<string, unknown> = {},
+  ) {
     super(message, { extensions: { code, ...extensions } });
   }
 }
@@ -205,19 +190,23 @@ export function toGatewayError(err: UpstreamError): GatewayError {
   return new GatewayError(code, messageFor(code, err), extensions);
 }
 
-export function isUpstreamError(err: unknown): err is UpstreamError {
-  return err instanceof UpstreamError;
-}
-
-/** The GraphQL error code an error would be given, for logs and callers that branch on it. */
+/**
+ * The GraphQL error code an error would be given, for logs and callers that branch on it;
+ * undefined for an error that is not ours (no code, or a code outside ErrorCode).
+ */
 export function errorCodeOf(err: unknown): ErrorCode | undefined {
   if (err instanceof UpstreamError) return codeForUpstreamError(err);
   if (isGraphQLError(err)) {
     const code = err.extensions?.['code'];
-    if (typeof code === 'string') return code as ErrorCode;
+    if (typeof code === 'string') return isErrorCode(code) ? code : undefined;
     if (err.originalError) return errorCodeOf(err.originalError);
   }
   return undefined;
+}
+
+/** The code a client sees for an error: one without a code of ours is masked as INTERNAL_SERVER_ERROR. */
+export function codeOf(err: unknown): ErrorCode {
+  return errorCodeOf(err) ?? 'INTERNAL_SERVER_ERROR';
 }
 
 /** Client-facing errors whose upstream call never left the gateway (for idempotency). */

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { UpstreamError } from './errors.js';
+import { UpstreamError } from './upstreams/upstream-error.js';
 import type { AxisClient, PageRequest } from './upstreams/axis/client.js';
 import type { CallContext } from './upstreams/http.js';
 import type { AxisGroup, AxisPage, AxisUser } from './upstreams/axis/types.js';

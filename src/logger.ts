@@ -6,7 +6,7 @@ import type { DestinationStream, Logger, LevelWithSilent } from 'pino';
  * clients never log bodies or headers, so these are the second line of defence for
  * anything a later change might log by accident.
  */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'authorization',
   'headers.authorization',
   'req.headers.authorization',

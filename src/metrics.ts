@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CircuitStateName, UpstreamCallEvent } from './upstreams/http.js';
+import type { ErrorCode } from './errors.js';
+import type { CircuitStateName } from './upstreams/http.js';
+import type { UpstreamCallEvent } from './upstreams/instrumentation.js';
 
 /**
  * The gateway's Prometheus metrics, on a registry of its own (never prom-client's global
@@ -18,7 +20,7 @@ export interface GatewayMetrics {
   /** A login to the NPM appliance for a new access token. */
   npmLogin(outcome: 'success' | 'failure'): void;
   /** Errors of one GraphQL response, by `extensions.code`. */
-  graphqlErrors(codes: readonly string[], operationType: string): void;
+  graphqlErrors(codes: readonly ErrorCode[], operationType: string): void;
   /** Where circuit-breaker state is read from, at scrape time. */
   watchCircuits(read: () => Record<string, CircuitStateName>): void;
   /** Where the number of open `azureStatus` subscriptions is read from, at scrape time. */
@@ -30,9 +32,6 @@ export interface GatewayMetrics {
 /** Distinct operation names admitted as label values; an app has dozens, an attacker millions. */
 export const OPERATION_NAME_LIMIT = 100;
 const OPERATION_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,63}$/;
-
-/** Our codes are SCREAMING_SNAKE; anything else is counted as OTHER rather than becoming a label. */
-const ERROR_CODE = /^[A-Z][A-Z_]{0,47}$/;
 
 const CIRCUIT_STATES: readonly CircuitStateName[] = ['closed', 'half_open', 'open', 'isolated'];
 
@@ -119,8 +118,8 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       tokenRefreshes.inc({ outcome });
     },
     graphqlErrors(codes, operationType) {
-      for (const code of codes)
-        errors.inc({ code: ERROR_CODE.test(code) ? code : 'OTHER', operation_type: operationType });
+      // Bounded by type and at run time: codeOf only ever gives an ErrorCode.
+      for (const code of codes) errors.inc({ code, operation_type: operationType });
     },
     watchCircuits(read) {
       readCircuits = read;

@@ -1,6 +1,6 @@
 import type { YogaLogger } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { UpstreamError } from './errors.js';
+import { UpstreamError } from './upstreams/upstream-error.js';
 
 /** Yoga's own log lines, through our pino logger (component `yoga`). */
 export function createYogaLogging(logger: Logger): YogaLogger {

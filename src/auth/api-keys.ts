@@ -3,7 +3,8 @@ import type { ApiKeyConfig } from '../config.js';
 import { rolesFor } from './principal.js';
 import type { Principal } from './principal.js';
 
-const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+/** SHA-256 of a secret: fixed-length, so `timingSafeEqual` on two digests leaks nothing about length. */
+export const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
 /**
  * Matches a presented bearer credential against the configured API keys in constant time:
@@ -18,10 +19,6 @@ export class ApiKeyRegistry {
       digest: digest(k.key),
       principal: { kind: 'api_key', id: k.name, roles: rolesFor(k.role) },
     }));
-  }
-
-  get size(): number {
-    return this.entries.length;
   }
 
   match(credential: string): Principal | undefined {

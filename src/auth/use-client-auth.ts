@@ -3,6 +3,7 @@ import { createGraphQLError } from 'graphql-yoga';
 import type { Plugin } from 'graphql-yoga';
 import type { JWTExtendContextFields } from '@graphql-yoga/plugin-jwt';
 import type { AuthConfig, Role } from '../config.js';
+import type { ErrorCode } from '../errors.js';
 import type { RateLimitStore } from '../stores/rate-limit.js';
 import { ApiKeyRegistry } from './api-keys.js';
 import { ANONYMOUS_ADMIN } from './principal.js';
@@ -12,7 +13,7 @@ const BEARER = /^Bearer[ ]+([^\s]+)[ ]*$/i;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** The bearer credential of a request, or undefined. */
-export function bearerOf(request: Request): string | undefined {
+function bearerOf(request: Request): string | undefined {
   const header = request.headers.get('authorization');
   return header === null ? undefined : BEARER.exec(header)?.[1];
 }
@@ -25,12 +26,15 @@ export function jwtBearerOf(request: Request): string | undefined {
 
 function unauthenticated(message: string) {
   return createGraphQLError(message, {
-    extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } } },
+    extensions: {
+      code: 'UNAUTHENTICATED' satisfies ErrorCode,
+      http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } },
+    },
   });
 }
 
 function forbidden(message: string) {
-  return createGraphQLError(message, { extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
+  return createGraphQLError(message, { extensions: { code: 'FORBIDDEN' satisfies ErrorCode, http: { status: 403 } } });
 }
 
 /** Reads a claim by name, or by dotted path (`realm_access.roles`), as a list of role names. */
@@ -106,7 +110,7 @@ export function useClientAuth({ auth, principals, rateLimit }: ClientAuthOptions
         const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
         throw createGraphQLError(`Too many requests from this caller; retry in ${seconds} s.`, {
           extensions: {
-            code: 'RATE_LIMITED',
+            code: 'RATE_LIMITED' satisfies ErrorCode,
             retryAfterSeconds: seconds,
             http: { status: 429, headers: { 'Retry-After': String(seconds) } },
           },

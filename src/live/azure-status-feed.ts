@@ -1,6 +1,6 @@
 import { Repeater, SlidingBuffer } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { errorCodeOf } from '../errors.js';
+import { codeOf } from '../errors.js';
 import type { CallContext } from '../upstreams/http.js';
 import type { CloudStatus } from '../upstreams/npm/types.js';
 
@@ -80,14 +80,10 @@ function sameStatus(a: CloudStatus, b: CloudStatus): boolean {
   );
 }
 
-/** The GraphQL error code a failed poll would show (what "the same error" means). */
-function codeOf(error: Error): string {
-  return errorCodeOf(error) ?? 'INTERNAL_SERVER_ERROR';
-}
-
 function isSameEvent(a: AzureStatusEvent | undefined, b: AzureStatusEvent): boolean {
   if (a === undefined) return false;
   if (a.status !== undefined && b.status !== undefined) return sameStatus(a.status, b.status);
+  // "The same error" is one that shows the same GraphQL error code.
   if (a.error !== undefined && b.error !== undefined) return codeOf(a.error) === codeOf(b.error);
   return false;
 }

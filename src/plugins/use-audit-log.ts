@@ -3,7 +3,7 @@ import type { ExecutionArgs, ExecutionResult, FieldNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.js';
-import { errorCodeOf } from '../errors.js';
+import { codeOf } from '../errors.js';
 
 /** Argument keys that name what a mutation acts on. Nothing else from the input is logged. */
 const TARGET_KEYS = new Set(['id', 'accId', 'accIds']);
@@ -77,7 +77,7 @@ export function useAuditLog({ logger, principals }: AuditOptions): Plugin {
               if (typeof id === 'string' && !f.targets.includes(id)) f.targets.push(id);
             }
           }
-          const errorCodes = (single.errors ?? []).map((e) => errorCodeOf(e) ?? 'INTERNAL_SERVER_ERROR');
+          const errorCodes = (single.errors ?? []).map(codeOf);
           const succeeded = fields.filter((f) => data[f.field] !== undefined && data[f.field] !== null).length;
           audit.info(
             {

@@ -1,7 +1,7 @@
+import { isAsyncIterable } from '@envelop/core';
 import { GraphQLError, Kind, getOperationAST } from 'graphql';
 import type {
   DocumentNode,
-  ExecutionResult,
   FieldNode,
   FragmentDefinitionNode,
   OperationDefinitionNode,
@@ -121,8 +121,8 @@ function withLocations(
 export function useErrorCodes(): Plugin {
   return {
     onResultProcess({ result }) {
-      if (Array.isArray(result) || Symbol.asyncIterator in result) return;
-      const errors = (result as ExecutionResult).errors;
+      if (Array.isArray(result) || isAsyncIterable(result)) return;
+      const errors = result.errors;
       if (errors?.length) finalizeErrors(errors);
     },
     onParse() {
@@ -133,7 +133,7 @@ export function useErrorCodes(): Plugin {
         if (result instanceof RangeError) {
           replaceParseResult(
             new GraphQLError('Syntax Error: the document is nested too deeply.', {
-              extensions: { code: 'GRAPHQL_PARSE_FAILED' },
+              extensions: { code: 'GRAPHQL_PARSE_FAILED' satisfies ErrorCode },
             }),
           );
           return;

@@ -1,17 +1,19 @@
 import { createHash } from 'node:crypto';
+import { isAsyncIterable } from '@envelop/core';
 import { GraphQLError, Source, getOperationAST } from 'graphql';
 import type { ExecutionResult } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
 import type { Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import { isNothingApplied } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
 import type { IdempotencyStore, StoredResult } from '../stores/idempotency.js';
 
 /** RFC 8941 sf-string (`"abc"`) or a bare token; 1 to 255 visible ASCII characters. */
 const KEY = /^"?([\x21\x23-\x7e]{1,255})"?$/;
 
 /** JSON with sorted object keys: the same variables always give the same fingerprint. */
-export function stableStringify(value: unknown): string {
+function stableStringify(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
   const entries = Object.keys(value)
@@ -81,7 +83,7 @@ export function useIdempotency({ store, principals }: IdempotencyOptions): Plugi
         setResultAndStopExecution({
           errors: [
             createGraphQLError('Idempotency-Key must be 1 to 255 visible ASCII characters.', {
-              extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+              extensions: { code: 'BAD_REQUEST' satisfies ErrorCode, http: { status: 400 } },
             }),
           ],
         });
@@ -119,7 +121,7 @@ export function useIdempotency({ store, principals }: IdempotencyOptions): Plugi
             errors: [
               createGraphQLError(
                 'This Idempotency-Key was already used for a different request; use a new key for a new request.',
-                { extensions: { code: 'IDEMPOTENCY_KEY_REUSED', http: { status: 422 } } },
+                { extensions: { code: 'IDEMPOTENCY_KEY_REUSED' satisfies ErrorCode, http: { status: 422 } } },
               ),
             ],
           });
@@ -131,8 +133,8 @@ export function useIdempotency({ store, principals }: IdempotencyOptions): Plugi
       const scope = claimed.get(request);
       if (scope === undefined) return;
       claimed.delete(request);
-      const single = (Array.isArray(result) ? result[0] : result) as ExecutionResult | undefined;
-      if (single === undefined || Symbol.asyncIterator in single || nothingApplied(single)) return store.release(scope);
+      const single = Array.isArray(result) ? result[0] : result;
+      if (single === undefined || isAsyncIterable(single) || nothingApplied(single)) return store.release(scope);
       return store.complete(scope, toStored(single));
     },
     onResponse({ request, response }) {

@@ -1,10 +1,13 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { isAsyncIterable } from '@envelop/core';
 import { getOperationAST } from 'graphql';
-import type { ExecutionResult, GraphQLError } from 'graphql';
+import type { GraphQLError } from 'graphql';
 import { createHistogram, usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import type { FillLabelsFnParams } from '@graphql-yoga/plugin-prometheus';
 import type { Plugin } from 'graphql-yoga';
-import { errorCodeOf } from '../errors.js';
+import { digest } from '../auth/api-keys.js';
+import { codeOf } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
 import type { GatewayMetrics } from '../metrics.js';
 
 export interface MetricsPluginOptions {
@@ -14,11 +17,9 @@ export interface MetricsPluginOptions {
   endpoint?: string;
 }
 
-const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
-
-/** Codes as clients see them (a subscription event's errors may not be masked yet: errorCodeOf reads through). */
-function codesOf(errors: readonly GraphQLError[] | undefined): string[] {
-  return errors?.length ? errors.map((e) => errorCodeOf(e) ?? 'INTERNAL_SERVER_ERROR') : [];
+/** Codes as clients see them (a subscription event's errors may not be masked yet: codeOf reads through). */
+function codesOf(errors: readonly GraphQLError[] | undefined): ErrorCode[] {
+  return errors?.length ? errors.map(codeOf) : [];
 }
 
 /**
@@ -139,8 +140,8 @@ export function useMetrics({ metrics, token, endpoint = '/metrics' }: MetricsPlu
       };
     },
     onResultProcess({ request, result }) {
-      if (Array.isArray(result) || Symbol.asyncIterator in result) return;
-      const codes = codesOf((result as ExecutionResult).errors);
+      if (Array.isArray(result) || isAsyncIterable(result)) return;
+      const codes = codesOf(result.errors);
       if (codes.length > 0) metrics.graphqlErrors(codes, operationTypes.get(request) ?? 'unknown');
     },
   };

@@ -1,8 +1,11 @@
+import { isAsyncIterable } from '@envelop/core';
 import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { GatewayContext } from '../context.js';
-import { UpstreamError, errorCodeOf } from '../errors.js';
+import { codeOf, errorCodeOf } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
+import { UpstreamError } from '../upstreams/upstream-error.js';
 
 /**
  * One log line per executed operation: name, type, duration and the error codes it
@@ -17,7 +20,7 @@ export function useOperationLog(logger: Logger): Plugin<GatewayContext> {
         onExecuteDone({ result }) {
           if (!('errors' in result) && !logger.isLevelEnabled('info')) return;
           const errors = 'errors' in result && result.errors ? result.errors : [];
-          const codes = errors.map((e) => errorCodeOf(e) ?? 'INTERNAL_SERVER_ERROR');
+          const codes = errors.map(codeOf);
           const upstreamFailures = errors.flatMap((e) =>
             e.originalError instanceof UpstreamError
               ? [
@@ -57,7 +60,7 @@ export function useOperationLog(logger: Logger): Plugin<GatewayContext> {
       const started = performance.now();
       const ctx = args.contextValue;
       const operation = getOperationAST(args.document, args.operationName);
-      const line = (events: number, codes: Set<string>) =>
+      const line = (events: number, codes: Set<ErrorCode>) =>
         ctx.call.log.info(
           {
             operationName: args.operationName ?? operation?.name?.value ?? null,
@@ -70,11 +73,11 @@ export function useOperationLog(logger: Logger): Plugin<GatewayContext> {
         );
       return {
         onSubscribeResult({ result }) {
-          const codes = new Set<string>();
+          const codes = new Set<ErrorCode>();
           const collect = (errors: readonly unknown[] | undefined) => {
-            for (const e of errors ?? []) codes.add(errorCodeOf(e) ?? 'INTERNAL_SERVER_ERROR');
+            for (const e of errors ?? []) codes.add(codeOf(e));
           };
-          if (!(Symbol.asyncIterator in result)) {
+          if (!isAsyncIterable(result)) {
             collect(result.errors);
             line(0, codes);
             return;

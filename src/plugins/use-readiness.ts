@@ -1,6 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { UpstreamError } from '../errors.js';
+import { UpstreamError } from '../upstreams/upstream-error.js';
 import type { AxisClient } from '../upstreams/axis/client.js';
 import type { NpmClient } from '../upstreams/npm/client.js';
 
@@ -10,10 +10,12 @@ export interface ReadinessOptions {
   logger: Logger;
   /** True once shutdown has begun: load balancers must stop sending new requests. */
   draining: () => boolean;
-  /** A probe result is reused this long, so frequent /ready polls cost the upstreams little. */
-  cacheMs?: number;
-  probeTimeoutMs?: number;
 }
+
+/** A probe result is reused this long, so frequent /ready polls cost the upstreams little. */
+const CACHE_MS = 2_000;
+/** A probe that takes longer than this counts as the upstream being down. */
+const PROBE_TIMEOUT_MS = 3_000;
 
 /** An upstream counts as down when it cannot be reached or answers 5xx; a 4xx still proves it is there. */
 function isDown(err: unknown): boolean {
@@ -30,12 +32,10 @@ function isDown(err: unknown): boolean {
  * `GET /health` stays liveness only (the process serves HTTP).
  */
 export function useReadiness(options: ReadinessOptions): Plugin {
-  const cacheMs = options.cacheMs ?? 2_000;
-  const probeTimeoutMs = options.probeTimeoutMs ?? 3_000;
   let last: { at: number; ready: Promise<boolean> } | undefined;
 
   async function probe(): Promise<boolean> {
-    const call = { deadline: Date.now() + probeTimeoutMs, requestId: 'readiness-probe' };
+    const call = { deadline: Date.now() + PROBE_TIMEOUT_MS, requestId: 'readiness-probe' };
     const results = await Promise.allSettled([
       options.npm.getStatus(call),
       options.axis.listUsers({ pageNumber: 1, pageSize: 1 }, call),
@@ -55,7 +55,7 @@ export function useReadiness(options: ReadinessOptions): Plugin {
         let ready = false;
         if (!options.draining()) {
           const now = Date.now();
-          if (last === undefined || now - last.at > cacheMs) last = { at: now, ready: probe() };
+          if (last === undefined || now - last.at > CACHE_MS) last = { at: now, ready: probe() };
           ready = await last.ready;
         }
         endResponse(

@@ -1,6 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
+import type { ErrorCode } from '../errors.js';
 
-function refuse(fetchAPI: { Response: typeof Response }, status: number, code: string, message: string): Response {
+function refuse(fetchAPI: { Response: typeof Response }, status: number, code: ErrorCode, message: string): Response {
   return new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
     status,
     headers: { 'content-type': 'application/json; charset=utf-8' },

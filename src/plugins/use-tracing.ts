@@ -1,9 +1,10 @@
+import { isAsyncIterable } from '@envelop/core';
 import { getOperationAST } from 'graphql';
-import type { DocumentNode, ExecutionResult } from 'graphql';
+import type { DocumentNode } from 'graphql';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Context, Span } from '@opentelemetry/api';
 import type { Plugin } from 'graphql-yoga';
-import { errorCodeOf } from '../errors.js';
+import { codeOf } from '../errors.js';
 import type { Tracing } from '../tracing.js';
 
 export interface TracingPluginOptions {
@@ -56,10 +57,10 @@ export function useTracing({ tracing, traces, endpoint = '/graphql' }: TracingPl
     },
     onResultProcess({ request, result }) {
       const span = spans.get(request);
-      if (span === undefined || Array.isArray(result) || Symbol.asyncIterator in result) return;
-      const errors = (result as ExecutionResult).errors;
+      if (span === undefined || Array.isArray(result) || isAsyncIterable(result)) return;
+      const errors = result.errors;
       if (!errors?.length) return;
-      const codes = [...new Set(errors.map((e) => errorCodeOf(e) ?? 'INTERNAL_SERVER_ERROR'))];
+      const codes = [...new Set(errors.map(codeOf))];
       span.setAttribute('graphql.error.codes', codes);
       span.setStatus({ code: SpanStatusCode.ERROR, message: codes.join(',') });
     },

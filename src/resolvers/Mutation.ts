@@ -1,4 +1,5 @@
-import { GatewayError, UpstreamError, toGatewayError } from '../errors.js';
+import { GatewayError, toGatewayError } from '../errors.js';
+import { UpstreamError } from '../upstreams/upstream-error.js';
 import type { GatewayContext } from '../context.js';
 import type { MutationResolvers } from '../generated/resolvers-types.js';
 import type { AxisUserWrite } from '../upstreams/axis/types.js';
@@ -26,7 +27,7 @@ async function commitIfAuto(ctx: GatewayContext): Promise<void> {
     if (!(err instanceof UpstreamError)) throw err;
     const mapped = toGatewayError(err);
     throw new GatewayError(
-      mapped.extensions['code'] as 'UPSTREAM_ERROR',
+      mapped.code,
       `The change was saved in Axis IdP but committing it failed (${mapped.message}) Run commitAxisChanges to apply it.`,
       { ...mapped.extensions, staged: true },
     );

@@ -78,7 +78,7 @@ function rngOf(g: fc.GeneratorValue): Rng {
 // ---------------------------------------------------------------------------
 
 /** A lone UTF-16 surrogate: valid in a JS string and in JSON (`\ud800`), invalid everywhere else. */
-export const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
+const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
 
 const SPECIAL_STRINGS = [
   '',
@@ -647,7 +647,7 @@ export const hostileDocument: fc.Arbitrary<string> = fc.oneof(
 );
 
 /** A syntactically valid document nested `depth` levels deep. */
-export function deepDocument(shape: 'selection' | 'fragment' | 'list' | 'object', depth: number): string {
+function deepDocument(shape: 'selection' | 'fragment' | 'list' | 'object', depth: number): string {
   switch (shape) {
     case 'selection':
       // Valid syntax, invalid from the second level on (CloudStatus has no azureStatus).

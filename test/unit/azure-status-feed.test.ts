@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { UpstreamError } from '../../src/errors.js';
+import { UpstreamError } from '../../src/upstreams/upstream-error.js';
 import { POLLER_REQUEST_ID, createAzureStatusFeed } from '../../src/live/azure-status-feed.js';
 import type { AzureStatusEvent, AzureStatusFeed } from '../../src/live/azure-status-feed.js';
 import type { CallContext } from '../../src/upstreams/http.js';

@@ -1,12 +1,15 @@
 import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import {
-  UpstreamError,
+  GatewayError,
   codeForUpstreamError,
+  codeOf,
+  errorCodeOf,
   maskError,
   sanitizeUpstreamText,
   toGatewayError,
 } from '../../src/errors.js';
+import { UpstreamError } from '../../src/upstreams/upstream-error.js';
 
 const http = (upstream: 'npm' | 'axis', status: number, errorId?: string) =>
   new UpstreamError('http', upstream, { status, ...(errorId ? { errorId } : {}) });
@@ -82,5 +85,28 @@ describe('maskError', () => {
     expect(masked.message).toBe('Unexpected error.');
     expect(masked.extensions['code']).toBe('INTERNAL_SERVER_ERROR');
     expect(JSON.stringify(masked.toJSON())).not.toContain('secret internals');
+  });
+});
+
+describe('reading an error code back', () => {
+  it('a GatewayError carries its code, typed and in extensions', () => {
+    const err = new GatewayError('NOT_FOUND', 'gone');
+    expect(err.code).toBe('NOT_FOUND');
+    expect(err.extensions['code']).toBe('NOT_FOUND');
+    expect(toGatewayError(new UpstreamError('timeout', 'axis')).code).toBe('UPSTREAM_TIMEOUT');
+  });
+
+  it('reads through a located error to the upstream failure or the GatewayError inside', () => {
+    const located = (originalError: Error) => new GraphQLError('wrapped', { originalError });
+    expect(errorCodeOf(located(new UpstreamError('unavailable', 'npm')))).toBe('UPSTREAM_UNAVAILABLE');
+    expect(errorCodeOf(located(new GatewayError('CONFLICT', 'taken')))).toBe('CONFLICT');
+  });
+
+  it('a code outside the ErrorCode set, or none, is not ours: INTERNAL_SERVER_ERROR to a client', () => {
+    const foreign = new GraphQLError('from a library', { extensions: { code: 'SOMETHING_ELSE' } });
+    expect(errorCodeOf(foreign)).toBeUndefined();
+    expect(codeOf(foreign)).toBe('INTERNAL_SERVER_ERROR');
+    expect(codeOf(new TypeError('a bug'))).toBe('INTERNAL_SERVER_ERROR');
+    expect(codeOf(new GraphQLError('coded', { extensions: { code: 'RATE_LIMITED' } }))).toBe('RATE_LIMITED');
   });
 });

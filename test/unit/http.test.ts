@@ -3,10 +3,10 @@ import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { UpstreamError } from '../../src/errors.js';
+import { UpstreamError } from '../../src/upstreams/upstream-error.js';
 import { createLogger } from '../../src/logger.js';
 import { UpstreamHttp } from '../../src/upstreams/http.js';
-import type { UpstreamCallEvent } from '../../src/upstreams/http.js';
+import type { UpstreamCallEvent } from '../../src/upstreams/instrumentation.js';
 
 /** A scripted upstream: each path answers the way the test needs, on a loopback port. */
 const routes: Record<string, (res: ServerResponse) => void> = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UpstreamError } from '../../src/errors.js';
+import { UpstreamError } from '../../src/upstreams/upstream-error.js';
 import { createAxisSource, createLoaders, createNpmSource } from '../../src/loaders.js';
 import type { AxisClient } from '../../src/upstreams/axis/client.js';
 import type { AxisGroup, AxisPage, AxisUser, AxisUserWrite } from '../../src/upstreams/axis/types.js';

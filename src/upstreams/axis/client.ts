@@ -110,10 +110,6 @@ export class AxisClient {
     await this.send({ route: 'commit', method: 'POST', path: '/commit', call });
   }
 
-  close(): Promise<void> {
-    return this.http.close();
-  }
-
   private send<T>(req: Omit<UpstreamRequest<T>, 'headers'>): Promise<T> {
     return this.http.request({ ...req, path: this.prefix + req.path, headers: { authorization: this.authorization } });
   }

@@ -65,7 +65,7 @@ export interface AxisGroupWrite {
  * `group.users` (upstream-facts.md, an inference). This is the one place that assumes it;
  * a null here makes the resolvers fetch the entity instead.
  */
-export function refDisplayName(value: unknown): string | null {
+function refDisplayName(value: unknown): string | null {
   return typeof value === 'string' && value !== '' ? value : null;
 }
 

@@ -13,8 +13,6 @@ export interface NpmTokenSource {
   token(): Promise<string>;
   /** Drops `rejected` so the next `token()` logs in again. False when a new token cannot help. */
   invalidate(rejected: string): boolean;
-  /** Logins made so far (a metric and a test hook). */
-  readonly logins: number;
 }
 
 /** Renew this long before the appliance's `expires_at`, so a token never expires mid-request. */
@@ -34,16 +32,13 @@ export function createNpmTokenSource(
     return {
       token: () => Promise.resolve(auth.accessToken),
       invalidate: () => false,
-      logins: 0,
     };
   }
 
   let cached: { token: string; renewAt: number } | undefined;
   let inFlight: Promise<string> | undefined;
-  let logins = 0;
 
   async function login(): Promise<string> {
-    logins += 1;
     const started = now();
     const res = await http.request({
       route: 'token.post',
@@ -89,9 +84,6 @@ export function createNpmTokenSource(
     invalidate(rejected) {
       if (cached?.token === rejected) cached = undefined;
       return true;
-    },
-    get logins() {
-      return logins;
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { UpstreamError } from '../../errors.js';
+import { UpstreamError } from '../upstream-error.js';
 import type { CallContext, UpstreamHttp, UpstreamRequest } from '../http.js';
 import type { NpmTokenSource } from './auth.js';
 import { azureAccountsWire, cloudStatusWire, toAuthCodeWire } from './types.js';
@@ -68,14 +68,6 @@ export class NpmClient {
       body: accIds.map((acc_id) => ({ acc_id })),
       call,
     });
-  }
-
-  get logins(): number {
-    return this.tokens.logins;
-  }
-
-  close(): Promise<void> {
-    return this.http.close();
   }
 
   private async send<T>(req: Omit<UpstreamRequest<T>, 'headers'>): Promise<T> {

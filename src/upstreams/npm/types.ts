@@ -6,7 +6,7 @@ import type { VendorErrorBody } from '../http.js';
  * types. Snake_case never leaves this file.
  */
 
-export const AZURE_SYNC_STATES = [
+const AZURE_SYNC_STATES = [
   'SYNC_INITIALIZING',
   'SYNC_FAILED',
   'SYNC_SUCCEEDED',
@@ -14,7 +14,7 @@ export const AZURE_SYNC_STATES = [
   'SYNC_DISABLED',
   'SYNC_NA',
 ] as const;
-export type AzureSyncState = (typeof AZURE_SYNC_STATES)[number];
+type AzureSyncState = (typeof AZURE_SYNC_STATES)[number];
 
 export interface CloudStatus {
   enabled: boolean;
