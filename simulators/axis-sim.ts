@@ -27,7 +27,7 @@ import type {
 } from './sim-server.js';
 import { NO_CONTENT, bearerToken, createSimServer, jsonReply, parseJsonBody } from './sim-server.js';
 
-export const AXIS_ROUTE_NAMES = [
+const AXIS_ROUTE_NAMES = [
   'users.list',
   'users.get',
   'users.create',
@@ -40,7 +40,6 @@ export const AXIS_ROUTE_NAMES = [
   'groups.delete',
   'commit',
 ] as const;
-export type AxisRouteName = (typeof AXIS_ROUTE_NAMES)[number];
 
 export type AxisTokenScope = 'rw' | 'ro';
 
@@ -59,7 +58,7 @@ export interface AxisSimulatorOptions {
   readonly onRequest?: SimServerOptions['onRequest'];
 }
 
-export interface AxisSimState {
+interface AxisSimState {
   readonly pendingChanges: number;
   readonly commits: number;
   readonly tokensExpired: boolean;
@@ -79,13 +78,13 @@ export interface AxisSimState {
 
 export type AxisSimulator = Simulator<AxisSimState>;
 
-export const AXIS_DEFAULT_TOKENS: Readonly<Record<string, AxisTokenScope>> = Object.freeze({
+const AXIS_DEFAULT_TOKENS: Readonly<Record<string, AxisTokenScope>> = Object.freeze({
   'demo-axis-rw-token': 'rw',
   'demo-axis-ro-token': 'ro',
 });
 
 /** Text of the document's 401 row for writes. */
-export const AXIS_READ_ONLY_DETAILS = 'Unauthorized access. Make sure the API token includes writing permissions.';
+const AXIS_READ_ONLY_DETAILS = 'Unauthorized access. Make sure the API token includes writing permissions.';
 
 /** `System.Net.HttpStatusCode` names; `Enum.ToString()` of an undefined value is the number itself. */
 const HTTP_STATUS_NAMES: Readonly<Record<number, string>> = {
@@ -110,7 +109,7 @@ const HTTP_STATUS_NAMES: Readonly<Record<number, string>> = {
   504: 'GatewayTimeout',
 };
 
-export function httpStatusName(status: number): string {
+function httpStatusName(status: number): string {
   return HTTP_STATUS_NAMES[status] ?? String(status);
 }
 
@@ -170,7 +169,7 @@ const GROUP_KEYS = ['name', 'description', 'users'] as const;
 const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,7})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
 
 /** ISO 8601 date-time -> normalised UTC ISO string, or undefined when invalid (including Feb 30). */
-export function normaliseExpiration(text: string): string | undefined {
+function normaliseExpiration(text: string): string | undefined {
   const m = ISO_DATE_TIME.exec(text);
   if (m === null) return undefined;
   const [, y, mo, d, zone] = m;

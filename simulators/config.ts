@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { AxisSimulatorOptions, AxisTokenScope } from './axis-sim.js';
 import type { NpmSimulatorOptions } from './npm-sim.js';
 
-export interface SimConfig {
+interface SimConfig {
   readonly host: string;
   readonly only: 'npm' | 'axis' | undefined;
   readonly npm: { readonly port: number; readonly options: NpmSimulatorOptions };

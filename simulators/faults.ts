@@ -67,7 +67,7 @@ const faultActionSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('wrongShape') }),
 ]);
 
-export const faultRuleSchema = z.object({
+const faultRuleSchema = z.object({
   route: z.string().min(1).optional(),
   method: z.string().min(1).optional(),
   times: z.number().int().positive().optional(),

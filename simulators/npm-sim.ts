@@ -24,10 +24,10 @@ import type {
 } from './sim-server.js';
 import { NO_CONTENT, bearerToken, createSimServer, jsonReply, parseJsonBody } from './sim-server.js';
 
-export const NPM_TOKEN_PATH = '/api/mgmt.aaa/1.0/token';
-export const NPM_AZURE_BASE_PATH = '/api/npm.azure_config/1.0';
+const NPM_TOKEN_PATH = '/api/mgmt.aaa/1.0/token';
+const NPM_AZURE_BASE_PATH = '/api/npm.azure_config/1.0';
 
-export const NPM_ROUTE_NAMES = [
+const NPM_ROUTE_NAMES = [
   'token.post',
   'status.get',
   'syncStatus.put',
@@ -36,15 +36,14 @@ export const NPM_ROUTE_NAMES = [
   'authCodes.put',
   'authCodes.delete',
 ] as const;
-export type NpmRouteName = (typeof NPM_ROUTE_NAMES)[number];
 
 /**
  * How GET /status renders `enabled`. The document types it as string but its
  * example shows `true` (upstream-facts.md), so clients must accept all three.
  */
-export type NpmEnabledFormat = 'boolean' | 'ENABLED' | 'true';
+type NpmEnabledFormat = 'boolean' | 'ENABLED' | 'true';
 
-export type NpmSyncState =
+type NpmSyncState =
   'SYNC_INITIALIZING' | 'SYNC_FAILED' | 'SYNC_SUCCEEDED' | 'SYNC_SUCCEEDED_WITH_WARNING' | 'SYNC_DISABLED' | 'SYNC_NA';
 
 export interface NpmSimulatorOptions {
@@ -66,7 +65,7 @@ export interface NpmSimulatorOptions {
   readonly now?: () => number;
 }
 
-export interface NpmSimState {
+interface NpmSimState {
   readonly accounts: readonly SeedAzureAccount[];
   readonly sync: {
     readonly enabled: boolean;
@@ -83,7 +82,7 @@ export interface NpmSimState {
 export type NpmSimulator = Simulator<NpmSimState>;
 
 /** Error id of a failed sync; the document lists no sync error ids, so this is a sim choice. */
-export const NPM_SYNC_AUTH_FAILURE_ERROR_ID = 1001;
+const NPM_SYNC_AUTH_FAILURE_ERROR_ID = 1001;
 
 /** An account whose app_passwd is this literal makes the next sync fail (demo hook). */
 export const NPM_INVALID_APP_PASSWD = 'invalid';

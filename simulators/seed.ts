@@ -50,7 +50,7 @@ export interface SeedUser {
   readonly groupIds: readonly string[];
 }
 
-export interface SeedGroup {
+interface SeedGroup {
   readonly id: string;
   readonly name: string;
   readonly description: string | null;
@@ -161,11 +161,11 @@ function pick<T>(list: readonly T[], index: number): T {
 }
 
 /** Fixed-width ids keep lexical order equal to numeric order (lists are sorted by id). */
-export function seedUserId(n: number, total: number): string {
+function seedUserId(n: number, total: number): string {
   return `u-${String(n).padStart(Math.max(4, String(total).length), '0')}`;
 }
 
-export function seedGroupId(n: number, total: number): string {
+function seedGroupId(n: number, total: number): string {
   return `g-${String(n).padStart(Math.max(3, String(total).length), '0')}`;
 }
 

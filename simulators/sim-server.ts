@@ -56,7 +56,7 @@ export interface SimResponse {
 }
 
 /** Shape of a route's success body, so `wrongShape` faults can return the wrong one. */
-export type ResponseShape = 'object' | 'array' | 'envelope' | 'empty';
+type ResponseShape = 'object' | 'array' | 'envelope' | 'empty';
 
 export interface Route {
   readonly name: string;

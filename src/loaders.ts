@@ -54,13 +54,13 @@ export interface LoaderHooks {
 }
 
 /** Largest Axis page; one list call returns a whole tenant up to this size. */
-export const LIST_PAGE_SIZE = 1000;
+const LIST_PAGE_SIZE = 1000;
 /**
  * From this many ids missing in one batch, one list call replaces the single GETs: a list
  * page of a tenant that fits in one page costs one round trip and one request to the IdP
  * instead of N.
  */
-export const LIST_THRESHOLD = 8;
+const LIST_THRESHOLD = 8;
 
 function isNotFound(err: unknown): boolean {
   return err instanceof UpstreamError && err.failure === 'http' && err.status === 404;

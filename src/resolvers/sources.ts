@@ -6,13 +6,13 @@ import type { AxisGroup, AxisPage, AxisUser } from '../upstreams/axis/types.js';
  * `id` and the display name on its own; any other field loads the entity through the
  * per-request loader.
  */
-export interface UserRef {
+interface UserRef {
   kind: 'ref';
   id: string;
   userName: string | null;
 }
 
-export interface GroupRef {
+interface GroupRef {
   kind: 'ref';
   id: string;
   name: string | null;
