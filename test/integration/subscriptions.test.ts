@@ -282,10 +282,12 @@ describe('upstream traffic does not grow with subscribers (poll every 100 ms)', 
       `GET /status over ${WINDOW_MS} ms at AZURE_STATUS_POLL_MS=${POLL_MS}: 1 subscriber ${one}, 100 subscribers ${hundred}; after all left (${5 * POLL_MS} ms): ${idle}`,
     );
     expect(one).toBeGreaterThanOrEqual(WINDOW_MS / POLL_MS / 2); // it really polled
-    // At most one call per interval, whatever the number of subscribers...
+    // At most one call per interval, whatever the number of subscribers: 100 subscribers
+    // polling on their own would make ~100 times as many. (How many polls a window holds
+    // depends on how busy the machine is, so the two counts are not compared with each
+    // other: a loaded CI core makes either window shorter of ticks, never longer.)
     expect(Math.max(one, hundred)).toBeLessThanOrEqual(WINDOW_MS / POLL_MS + 1);
-    // ...so 100 cost what 1 costs (give or take a poll at the window's edges).
-    expect(Math.abs(hundred - one)).toBeLessThanOrEqual(1);
+    expect(hundred).toBeGreaterThanOrEqual(WINDOW_MS / POLL_MS / 2); // it kept polling for 100
     expect(idle).toBe(0);
   });
 });
