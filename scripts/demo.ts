@@ -1,9 +1,11 @@
 /**
  * `npm run demo`: both upstream simulators and the gateway in one process, wired together,
  * with logs pretty-printed. Ports: PORT (4000), NPM_SIM_PORT (4010), AXIS_SIM_PORT (4020);
- * 0 picks free ones.
+ * 0 picks free ones. The gateway's documented variables apply, except those that wire it to
+ * the simulators (NPM_*, AXIS_BASE_URL, AXIS_API_TOKEN, GATEWAY_API_KEYS) and NODE_ENV.
  */
-import { loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+import type { GatewayConfig } from '../src/config.js';
 import { DASHBOARD_QUERY } from '../src/graphiql.js';
 import { createLogger } from '../src/logger.js';
 import { startGateway } from '../src/server.js';
@@ -33,6 +35,17 @@ function explain(err: unknown, variable: string, fallback: number): never {
   process.exit(1);
 }
 
+/** A bad variable stops the demo with one line per problem, as it stops the gateway. */
+function loadDemoConfig(env: Record<string, string | undefined>): GatewayConfig {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const problem of err.problems) process.stderr.write(`config error: ${problem}\n`);
+    process.exit(1);
+  }
+}
+
 const npmSim = createNpmSimulator({ username: DEMO_NPM_USER, password: DEMO_NPM_PASSWORD });
 const axisSim = createAxisSimulator();
 const npmUrl = await npmSim
@@ -42,19 +55,23 @@ const axisUrl = await axisSim
   .start(port('AXIS_SIM_PORT', 4020), '127.0.0.1')
   .catch((e: unknown) => explain(e, 'AXIS_SIM_PORT', 4020));
 
-const config = loadConfig({
+// The demo decides what wires it together (the simulators it starts, their credentials, the
+// keys it prints); every other documented variable comes from the environment as for the
+// gateway itself (README, Configuration): CORS_ORIGINS, LOG_LEVEL, PORT, AZURE_STATUS_POLL_MS...
+const config = loadDemoConfig({
+  HOST: '127.0.0.1',
+  // The README's examples, also runnable by documentId (README, "Persisted operations").
+  PERSISTED_OPERATIONS_FILE: MANIFEST_PATH,
+  ...process.env,
   NODE_ENV: 'development',
   PORT: String(port('PORT', 4000)),
-  HOST: process.env['HOST'] ?? '127.0.0.1',
-  LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info',
   NPM_BASE_URL: npmUrl,
+  NPM_ACCESS_TOKEN: undefined,
   NPM_USERNAME: DEMO_NPM_USER,
   NPM_PASSWORD: DEMO_NPM_PASSWORD,
   AXIS_BASE_URL: axisUrl,
   AXIS_API_TOKEN: DEMO_AXIS_TOKEN,
   GATEWAY_API_KEYS: `demo-admin=admin:${DEMO_ADMIN_KEY},demo-viewer=viewer:${DEMO_VIEWER_KEY}`,
-  // The README's examples, also runnable by documentId (README, "Persisted operations").
-  PERSISTED_OPERATIONS_FILE: MANIFEST_PATH,
 });
 const pretty = process.stdout.isTTY
   ? pino.transport({ target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname,service' } })

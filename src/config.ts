@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { loadPersistedOperations } from './persisted-operations.js';
 
@@ -80,6 +81,14 @@ const envSchema = z.object({
   RATE_LIMIT_BURST: z.coerce.number().int().min(0).max(1_000_000).optional(),
   IDEMPOTENCY_TTL_S: z.coerce.number().int().min(1).max(86_400).default(600),
   CORS_ORIGINS: optionalText,
+  CORS_MAX_AGE_S: z.coerce.number().int().min(0).max(86_400).default(600),
+  HTTP_HEADERS_TIMEOUT_MS: ms(100, 600_000, 10_000),
+  HTTP_REQUEST_TIMEOUT_MS: ms(100, 3_600_000, 30_000),
+  MAX_CONNECTIONS: z.coerce.number().int().min(0).max(1_000_000).default(1_000),
+  MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(1_000_000).default(500),
+  MAX_SUBSCRIPTIONS_PER_CALLER: z.coerce.number().int().min(1).max(1_000_000).default(20),
+  AUTH_FAILURE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
+  TRUSTED_PROXIES: optionalText,
   INTROSPECTION: optionalBool,
   GRAPHIQL: optionalBool,
   MAX_REQUEST_BODY_BYTES: z.coerce
@@ -155,6 +164,16 @@ export interface GatewayConfig {
   idempotencyTtlMs: number;
   /** Origins allowed by CORS; empty means no CORS headers (same-origin and non-browser clients only). */
   corsOrigins: string[];
+  /** How long a browser may cache a preflight answer (Access-Control-Max-Age). */
+  corsMaxAgeS: number;
+  /** The HTTP listener's limits (Node's server.headersTimeout, requestTimeout and maxConnections; 0 = no cap). */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnections: number };
+  /** Open subscription streams, in total and per caller (API key name or JWT subject). */
+  subscriptions: { max: number; maxPerCaller: number };
+  /** Failed authentications per client address per minute before 429; 0 turns the limit off. */
+  authFailureLimit: number;
+  /** Proxy addresses and CIDR ranges whose X-Forwarded-For is believed; empty = the socket's peer is the client. */
+  trustedProxies: string[];
   introspection: boolean;
   graphiql: boolean;
   maxRequestBodyBytes: number;
@@ -262,6 +281,23 @@ function parseApiKeys(text: string | undefined, problems: string[]): ApiKeyConfi
   return keys;
 }
 
+/** `TRUSTED_PROXIES="10.0.0.0/8,192.0.2.7,::1"`: addresses or CIDR ranges, IPv4 or IPv6. */
+function parseTrustedProxies(text: string | undefined, problems: string[]): string[] {
+  if (text === undefined) return [];
+  const entries = text
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+  for (const entry of entries) {
+    const [address = '', bits, ...rest] = entry.split('/');
+    const family = isIP(address);
+    const max = family === 4 ? 32 : 128;
+    if (family === 0 || rest.length > 0 || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max)))
+      problems.push(`TRUSTED_PROXIES entry "${entry}" must be an IP address or a CIDR range such as 10.0.0.0/8`);
+  }
+  return entries;
+}
+
 export function loadConfig(env: Record<string, string | undefined>): GatewayConfig {
   const parsed = envSchema.safeParse(env);
   const problems = parsed.success
@@ -294,6 +330,9 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
     if (!/^https?:\/\/[^/\s]+$/.test(origin))
       problems.push(`CORS_ORIGINS entry "${origin}" must be an origin such as https://app.example.com`);
   }
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS)
+    problems.push('HTTP_HEADERS_TIMEOUT_MS must not be larger than HTTP_REQUEST_TIMEOUT_MS');
+  const trustedProxies = parseTrustedProxies(e.TRUSTED_PROXIES, problems);
   if (e.METRICS_TOKEN !== undefined && (e.METRICS_TOKEN.length < 16 || /\s/.test(e.METRICS_TOKEN)))
     problems.push('METRICS_TOKEN must be at least 16 characters without spaces');
   const otlpHeaders = parseOtlpHeaders(e.OTEL_EXPORTER_OTLP_HEADERS, problems);
@@ -350,6 +389,15 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
     rateLimit: { rps: e.RATE_LIMIT_RPS, burst: e.RATE_LIMIT_BURST ?? Math.ceil(e.RATE_LIMIT_RPS * 2) },
     idempotencyTtlMs: e.IDEMPOTENCY_TTL_S * 1000,
     corsOrigins,
+    corsMaxAgeS: e.CORS_MAX_AGE_S,
+    http: {
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      maxConnections: e.MAX_CONNECTIONS,
+    },
+    subscriptions: { max: e.MAX_SUBSCRIPTIONS, maxPerCaller: e.MAX_SUBSCRIPTIONS_PER_CALLER },
+    authFailureLimit: e.AUTH_FAILURE_LIMIT,
+    trustedProxies,
     introspection: e.INTROSPECTION ?? !production,
     graphiql: e.GRAPHIQL ?? !production,
     maxRequestBodyBytes: e.MAX_REQUEST_BODY_BYTES,

@@ -31,6 +31,10 @@ export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'RATE_LIMITED'
+  /** Too many failed authentications from one client address (AUTH_FAILURE_LIMIT a minute; 429). */
+  | 'AUTH_RATE_LIMITED'
+  /** A subscription past MAX_SUBSCRIPTIONS_PER_CALLER or MAX_SUBSCRIPTIONS (429). */
+  | 'SUBSCRIPTION_LIMIT_EXCEEDED'
   | 'IDEMPOTENCY_KEY_REUSED'
   /** A documentId (or Apollo sha256Hash) that the persisted-operations manifest does not hold (400). */
   | 'PERSISTED_OPERATION_NOT_FOUND'
@@ -59,6 +63,8 @@ const ERROR_CODES: ReadonlySet<string> = new Set(
     UNAUTHENTICATED: true,
     FORBIDDEN: true,
     RATE_LIMITED: true,
+    AUTH_RATE_LIMITED: true,
+    SUBSCRIPTION_LIMIT_EXCEEDED: true,
     IDEMPOTENCY_KEY_REUSED: true,
     PERSISTED_OPERATION_NOT_FOUND: true,
     PERSISTED_OPERATION_REQUIRED: true,

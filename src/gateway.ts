@@ -27,6 +27,10 @@ import { useOperationLog } from './plugins/use-operation-log.js';
 import { usePersistedOperations } from './plugins/use-persisted-operations.js';
 import { useReadiness } from './plugins/use-readiness.js';
 import { useRequestGuard } from './plugins/use-request-guard.js';
+import { corsFor, useVaryOrigin } from './plugins/use-cors.js';
+import { useSubscriptionLimits } from './plugins/use-subscription-limits.js';
+import { createClientAddressOf } from './http/client-address.js';
+import { createRefusalLog } from './http/refusal-log.js';
 import { useRequestId } from './plugins/use-request-id.js';
 import { useTracing } from './plugins/use-tracing.js';
 import { resolvers } from './resolvers/index.js';
@@ -101,6 +105,8 @@ export function createGateway({
   const principals = new WeakMap<Request, Principal>();
   const production = config.env === 'production';
   const jwt = useJwtAuth(config.auth);
+  const clientAddressOf = createClientAddressOf(config.trustedProxies);
+  const refusals = createRefusalLog(logger);
   const traces = tracing ? new WeakMap<Request, TraceContext>() : undefined;
   return createYoga<Record<string, unknown>, GatewayRequestContext>({
     schema,
@@ -122,18 +128,10 @@ export function createGateway({
     landingPage: false,
     batching: false,
     multipart: false,
-    // Checked on Content-Length by useRequestGuard instead (much cheaper per request).
+    // useRequestGuard checks Content-Length, and counts only chunked bodies (much cheaper per request).
     maxRequestBodySize: false,
-    // Yoga reflects any Origin by default; only the allowlist gets CORS headers.
-    cors: config.corsOrigins.length
-      ? {
-          origin: config.corsOrigins,
-          credentials: false,
-          allowedHeaders: ['content-type', 'authorization', 'x-request-id', 'idempotency-key', 'x-graphql-yoga-csrf'],
-          exposedHeaders: ['x-request-id', 'retry-after', 'idempotent-replayed'],
-          methods: ['GET', 'POST'],
-        }
-      : false,
+    // Yoga reflects any Origin by default; only a listed origin gets CORS headers (use-cors.ts).
+    cors: corsFor(config.corsOrigins, config.corsMaxAgeS),
     graphiql: graphiqlOptions(config, graphiqlHeaders),
     renderGraphiQL: renderGraphiQLOnDemand,
     logging: createYogaLogging(logger),
@@ -141,10 +139,9 @@ export function createGateway({
       ...(tracing && traces ? [useTracing({ tracing, traces })] : []),
       useRequestId(requestIds),
       useReadiness({ npm: upstreams.npm, axis: upstreams.axis, logger, draining }),
-      useRequestGuard('/graphql', config.maxRequestBodyBytes),
+      useVaryOrigin(),
       useErrorCodes(),
       ...(metrics ? [useMetrics({ metrics, token: config.metrics.token })] : []),
-      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization', 'x-request-id'] }),
       EnvelopArmorPlugin({
         maxDepth: { n: OPERATION_LIMITS.maxDepth, flattenFragments: true },
         maxAliases: { n: OPERATION_LIMITS.maxAliases },
@@ -157,7 +154,24 @@ export function createGateway({
       useOperationLog(logger),
       useAuditLog({ logger, principals }),
       ...(jwt ? [jwt] : []),
-      useClientAuth({ auth: config.auth, principals, rateLimit: stores.rateLimit }),
+      useClientAuth({
+        auth: config.auth,
+        principals,
+        rateLimit: stores.rateLimit,
+        graphqlEndpoint: '/graphql',
+        clientAddressOf,
+        refusals,
+        authFailureLimit: config.authFailureLimit,
+      }),
+      // After useClientAuth: a caller without a credential hears about that first.
+      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization', 'x-request-id'] }),
+      useRequestGuard({
+        graphqlEndpoint: '/graphql',
+        maxBodyBytes: config.maxRequestBodyBytes,
+        clientAddressOf,
+        refusals,
+      }),
+      useSubscriptionLimits({ ...config.subscriptions, principals, refusals }),
       // After auth: a caller without a credential learns nothing about the manifest.
       ...(config.persistedOperations ? [usePersistedOperations(config.persistedOperations)] : []),
       useIdempotency({ store: stores.idempotency, principals }),

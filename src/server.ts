@@ -98,6 +98,30 @@ export function composeGateway(config: GatewayConfig, logger: Logger, options: C
   return { gateway: createGateway(deps), upstreams, metrics, azureStatusFeed };
 }
 
+/**
+ * The HTTP listener with the connection limits of HTTP_HEADERS_TIMEOUT_MS,
+ * HTTP_REQUEST_TIMEOUT_MS and MAX_CONNECTIONS. Node's requestTimeout covers receiving the
+ * request only (headers and body), so a slow-body socket is cut (408) while a long-lived
+ * SSE response, whose request arrived long ago, is not. Node checks both timeouts on a
+ * timer (connectionsCheckingInterval, 30 s by default): it runs at a quarter of the shorter
+ * timeout, so a cut comes within about 1.25 times the configured time.
+ */
+export function createHttpServer(config: GatewayConfig, handler: Parameters<typeof createServer>[1]): Server {
+  const { headersTimeoutMs, requestTimeoutMs, maxConnections } = config.http;
+  const server = createServer(
+    {
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(headersTimeoutMs / 4))),
+    },
+    handler,
+  );
+  // Past the cap Node closes new sockets at once: the process keeps file descriptors for
+  // the upstream pools and for the connections it already serves.
+  if (maxConnections > 0) server.maxConnections = maxConnections;
+  return server;
+}
+
 /** Builds the singletons (composeGateway) and binds the gateway to a port. */
 export async function startGateway(
   config: GatewayConfig,
@@ -113,7 +137,7 @@ export async function startGateway(
     draining: () => draining,
     processMetrics: true,
   });
-  const server = createServer(gateway);
+  const server = createHttpServer(config, gateway);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {

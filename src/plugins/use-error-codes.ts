@@ -33,6 +33,8 @@ function withCode(error: unknown, code: ErrorCode): unknown {
 function codeForUncoded(error: GraphQLError): ErrorCode {
   const status = (error.extensions?.['http'] as { status?: number } | undefined)?.status;
   if (status === 401) return 'UNAUTHENTICATED';
+  // The CSRF check's refusal (only met with client auth off: a credential satisfies it).
+  if (status === 403) return 'FORBIDDEN';
   if (status !== undefined && status >= 400 && status < 500) return 'BAD_REQUEST';
   // graphql-armor's limits throw during validation ("Syntax Error: Query depth limit...").
   return 'GRAPHQL_VALIDATION_FAILED';
@@ -118,12 +120,57 @@ function withLocations(
   });
 }
 
+/** Request-level errors: the document never ran, so the response has no `data`. */
+const REQUEST_LEVEL: ReadonlySet<unknown> = new Set<ErrorCode>([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
+
+/**
+ * One status rule for request-level errors (parse, validation, variable coercion, operation
+ * resolution), whichever executor ran: the GraphQL-over-HTTP spec's. Under
+ * `application/graphql-response+json` a response without `data` is 400; under
+ * `application/json` it is 200 (the spec's SHOULD for a well-formed request, what legacy
+ * clients expect). Yoga's `http.spec` flag says exactly that to its status logic.
+ */
+function withSpecStatus(errors: readonly GraphQLError[]): readonly GraphQLError[] {
+  return errors.map((e) => {
+    const http = e.extensions?.['http'] as { status?: number; spec?: boolean } | undefined;
+    if (http?.spec === true && http.status === 400) return e;
+    const { http: _old, ...extensions } = (e.extensions ?? {}) as Record<string, unknown>;
+    void _old;
+    return new GraphQLError(e.message, {
+      nodes: e.nodes,
+      source: e.source,
+      positions: e.positions,
+      path: e.path,
+      extensions: { ...extensions, http: { status: 400, spec: true } },
+    });
+  });
+}
+
+/** The variable a coercion error names ("Variable "$n" got invalid value..."), as graphql-js locates it. */
+function variableNode(document: DocumentNode, operationName: string | null | undefined, message: string) {
+  const name = /^Variable "\$([_A-Za-z][_0-9A-Za-z]*)"/.exec(message)?.[1];
+  if (name === undefined) return undefined;
+  return getOperationAST(document, operationName)?.variableDefinitions?.find((d) => d.variable.name.value === name);
+}
+
 export function useErrorCodes(): Plugin {
   return {
-    onResultProcess({ result }) {
+    onResultProcess({ result, setResult }) {
       if (Array.isArray(result) || isAsyncIterable(result)) return;
-      const errors = result.errors;
-      if (errors?.length) finalizeErrors(errors);
+      const executed = result;
+      const errors = executed.errors;
+      if (!errors?.length) return;
+      finalizeErrors(errors);
+      if (executed.data == null && errors.every((e) => REQUEST_LEVEL.has(e.extensions?.['code']))) {
+        const { data: _data, ...rest } = executed;
+        void _data;
+        setResult({ ...rest, errors: withSpecStatus(errors) });
+      }
     },
     onParse() {
       return ({ result, replaceParseResult }) => {
@@ -157,7 +204,20 @@ export function useErrorCodes(): Plugin {
             e.path === undefined &&
             (e.message.startsWith('Variable "$') || e.message.startsWith('Too many errors processing variables'));
           if ((result.data === undefined || result.data === null) && errors.every(isVariableError)) {
-            errors = errors.map((e) => withCode(e, 'BAD_USER_INPUT') as GraphQLError);
+            // graphql-jit reports these without locations; graphql-js points at the variable's
+            // definition. Both answer alike: code, location of the definition.
+            errors = errors.map((e) => {
+              const node =
+                e.nodes === undefined ? variableNode(args.document, args.operationName, e.message) : undefined;
+              const located = node
+                ? new GraphQLError(e.message, {
+                    nodes: [node],
+                    originalError: e.originalError,
+                    extensions: e.extensions,
+                  })
+                : e;
+              return withCode(located, 'BAD_USER_INPUT') as GraphQLError;
+            });
           }
           if (errors !== result.errors) setResult({ ...result, errors });
         },

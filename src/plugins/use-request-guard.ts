@@ -1,12 +1,8 @@
-import type { Plugin } from 'graphql-yoga';
+import { createGraphQLError } from 'graphql-yoga';
+import type { FetchAPI, Plugin } from 'graphql-yoga';
 import type { ErrorCode } from '../errors.js';
-
-function refuse(fetchAPI: { Response: typeof Response }, status: number, code: ErrorCode, message: string): Response {
-  return new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
-    status,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
-  });
-}
+import type { ClientAddressOf } from '../http/client-address.js';
+import type { RefusalLog } from '../http/refusal-log.js';
 
 /** Whether a `variables`/`extensions` parameter of a GET is absent or a JSON object. */
 function isJsonObjectParam(value: string | null): boolean {
@@ -20,49 +16,138 @@ function isJsonObjectParam(value: string | null): boolean {
 }
 
 /**
+ * Whether Yoga would serve this URL as GraphQL: it matches any URL *ending* in the endpoint
+ * (`/x/graphql`, `/graphql/`, even `/?a=/graphql`), see its useUnhandledRoute.
+ */
+function yogaWouldServe(requestUrl: string, pathname: string, endpoint: string): boolean {
+  return (
+    requestUrl.endsWith(endpoint) ||
+    requestUrl.endsWith(`${endpoint}/`) ||
+    pathname === endpoint ||
+    pathname === `${endpoint}/`
+  );
+}
+
+/** `Connection: close` on refusals of a request whose body is unread, so Node does not read (and discard) the rest. */
+const CLOSE = { Connection: 'close' };
+
+function refusal(status: number, code: ErrorCode, message: string, close: boolean) {
+  return createGraphQLError(message, {
+    extensions: { code, http: { status, ...(close ? { headers: CLOSE } : {}) } },
+  });
+}
+
+function tooLarge(limit: number) {
+  return refusal(413, 'REQUEST_ENTITY_TOO_LARGE', `Request body too large: the limit is ${limit} bytes.`, true);
+}
+
+/** A copy of the request whose body stream errors with 413 as soon as more than `limit` bytes have arrived. */
+function countingBody(request: Request, limit: number, fetchAPI: FetchAPI): Request {
+  let read = 0;
+  // As Yoga's own limiter does: a native body stream needs the native TransformStream
+  // (graphql-yoga#4583).
+  const Transform = request.body instanceof ReadableStream ? globalThis.TransformStream : fetchAPI.TransformStream;
+  const counted = request.body!.pipeThrough(
+    new Transform<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        read += chunk.byteLength;
+        if (read > limit) controller.error(tooLarge(limit));
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new fetchAPI.Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    signal: request.signal,
+    body: counted,
+    // @ts-expect-error Node's RequestInit needs it for a stream body; the DOM types lack it.
+    duplex: 'half',
+  });
+}
+
+export interface RequestGuardOptions {
+  graphqlEndpoint: string;
+  maxBodyBytes: number;
+  clientAddressOf: ClientAddressOf;
+  refusals: RefusalLog;
+}
+
+/**
  * The GraphQL-over-HTTP shapes we serve, refused early and with a code otherwise:
- * - POST bodies declare their length, at most MAX_REQUEST_BODY_BYTES;
+ * - GraphQL is served on the exact endpoint only: every other path Yoga would serve it on
+ *   (`/graphql/`, `/x/graphql`) gets 404 before its body is read;
+ * - POST bodies are at most MAX_REQUEST_BODY_BYTES: a declared Content-Length is checked
+ *   before the body is read, a chunked body is counted while it streams and cut (413) at
+ *   the limit;
  * - POST bodies are `application/json` (or `application/graphql+json`); form and multipart
  *   bodies (which browsers send cross-site without a preflight) get 415;
  * - a GET's `variables` and `extensions` must be JSON objects: Yoga parses them with a bare
  *   `JSON.parse`, so a typo there would otherwise surface as a 500.
+ * The body checks run in onRequestParse, after useClientAuth: a caller without a credential
+ * hears about the credential first. Nothing here reads a body.
  */
-export function useRequestGuard(graphqlEndpoint: string, maxBodyBytes: number): Plugin {
+export function useRequestGuard({
+  graphqlEndpoint,
+  maxBodyBytes,
+  clientAddressOf,
+  refusals,
+}: RequestGuardOptions): Plugin {
   return {
-    onRequest({ request, url, endResponse, fetchAPI }) {
-      if (url.pathname !== graphqlEndpoint) return;
+    onRequest({ request, url, serverContext, endResponse, fetchAPI }) {
+      if (url.pathname === graphqlEndpoint || !yogaWouldServe(request.url, url.pathname, graphqlEndpoint)) return;
+      refusals.refused('not_found', clientAddressOf(serverContext, request), { path: url.pathname.slice(0, 100) });
+      endResponse(
+        new fetchAPI.Response(
+          JSON.stringify({
+            errors: [
+              {
+                message: `Not found: GraphQL is served on ${graphqlEndpoint}.`,
+                extensions: { code: 'NOT_FOUND' satisfies ErrorCode },
+              },
+            ],
+          }),
+          { status: 404, headers: { 'content-type': 'application/json; charset=utf-8', ...CLOSE } },
+        ),
+      );
+    },
+    onRequestParse({ request, url, serverContext, requestParser, setRequestParser, fetchAPI }) {
+      const client = () => clientAddressOf(serverContext, request);
       if (request.method === 'POST') {
-        // The body limit is checked here, on Content-Length, rather than by Yoga's
-        // maxRequestBodySize, which wraps every body in a stream pipeline with its own
-        // AbortController (a quarter of the CPU of a small query). A body of unknown length
-        // (chunked) is refused: every GraphQL client sends Content-Length.
         const length = request.headers.get('content-length');
-        if (length === null || !/^\d+$/.test(length)) {
-          endResponse(refuse(fetchAPI, 411, 'BAD_REQUEST', 'Send the body with a Content-Length header.'));
-          return;
-        }
-        if (Number(length) > maxBodyBytes) {
-          endResponse(refuse(fetchAPI, 413, 'REQUEST_ENTITY_TOO_LARGE', 'Request body too large'));
-          return;
+        if (length !== null) {
+          if (!/^\d+$/.test(length)) {
+            refusals.refused('bad_content_length', client());
+            throw refusal(400, 'BAD_REQUEST', 'The Content-Length header is invalid.', true);
+          }
+          if (Number(length) > maxBodyBytes) {
+            refusals.refused('body_too_large', client(), { contentLength: Number(length) });
+            throw tooLarge(maxBodyBytes);
+          }
         }
         const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
         if (type !== 'application/json' && type !== 'application/graphql+json') {
-          endResponse(
-            refuse(
-              fetchAPI,
-              415,
-              'UNSUPPORTED_MEDIA_TYPE',
-              'Send the operation as JSON: Content-Type: application/json.',
-            ),
+          refusals.refused('unsupported_media_type', client());
+          throw refusal(
+            415,
+            'UNSUPPORTED_MEDIA_TYPE',
+            'Send the operation as JSON: Content-Type: application/json.',
+            true,
           );
+        }
+        // A declared length is enforced by Node's parser (a body cannot run past it); a body of
+        // unknown length (chunked) is counted as it arrives. Only that case pays for the extra
+        // stream: a per-request pipeline on every body costs a quarter of a small query's CPU.
+        if (length === null && requestParser !== undefined && request.body !== null) {
+          const parse = requestParser;
+          setRequestParser((req) => parse(countingBody(req, maxBodyBytes, fetchAPI)));
         }
         return;
       }
       if (request.method === 'GET') {
         for (const name of ['variables', 'extensions']) {
           if (!isJsonObjectParam(url.searchParams.get(name))) {
-            endResponse(refuse(fetchAPI, 400, 'BAD_REQUEST', `The "${name}" parameter must be a JSON object.`));
-            return;
+            throw refusal(400, 'BAD_REQUEST', `The "${name}" parameter must be a JSON object.`, false);
           }
         }
       }

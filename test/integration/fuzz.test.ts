@@ -82,6 +82,8 @@ const ALLOWED_ERROR_CODES: ReadonlySet<string> = new Set(
     OPERATION_RESOLUTION_FAILURE: true,
     REQUEST_ENTITY_TOO_LARGE: true,
     UNSUPPORTED_MEDIA_TYPE: true,
+    AUTH_RATE_LIMITED: true,
+    SUBSCRIPTION_LIMIT_EXCEEDED: true,
   } satisfies Record<
     | Exclude<ErrorCode, 'INTERNAL_SERVER_ERROR'>
     | 'UNAUTHENTICATED'

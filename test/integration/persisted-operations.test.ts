@@ -161,9 +161,12 @@ describe('persisted operations, arbitrary documents allowed (the default)', () =
     const mutation = await stack.get({ documentId: idOf('DeleteUser') });
     expect(mutation.status).toBe(405);
     expect(codes(mutation)).toEqual(['BAD_REQUEST']);
-    const noCsrfHeader = await request(`${stack.url}/graphql?documentId=${idOf('UserDetails')}`);
-    expect(noCsrfHeader.statusCode).toBe(403);
-    await noCsrfHeader.body.text();
+    // No credential (and so no CSRF-safe header either): the credential is the first problem named.
+    const noCredential = await request(`${stack.url}/graphql?documentId=${idOf('UserDetails')}`);
+    expect(noCredential.statusCode).toBe(401);
+    expect(JSON.parse(await noCredential.body.text())).toMatchObject({
+      errors: [{ extensions: { code: 'UNAUTHENTICATED' } }],
+    });
     expect(upstreamTotals(stack)).toEqual({ npm: 0, axis: 0 });
   });
 });

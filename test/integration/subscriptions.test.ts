@@ -216,7 +216,8 @@ describe('who may subscribe', () => {
 describe('a write nudges the poller (poll interval 60 s)', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ env: { AZURE_STATUS_POLL_MS: '60000' } });
+    // 100 subscribers from one key: above the default per-caller cap (limits are tested in connections.test.ts).
+    stack = await startStack({ env: { AZURE_STATUS_POLL_MS: '60000', MAX_SUBSCRIPTIONS_PER_CALLER: '200' } });
   });
   afterAll(() => stack.close());
   afterEach(() => closeAll(stack));
@@ -253,7 +254,7 @@ describe('upstream traffic does not grow with subscribers (poll every 100 ms)', 
   const WINDOW_MS = 20 * POLL_MS;
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ env: { AZURE_STATUS_POLL_MS: String(POLL_MS) } });
+    stack = await startStack({ env: { AZURE_STATUS_POLL_MS: String(POLL_MS), MAX_SUBSCRIPTIONS_PER_CALLER: '200' } });
     await stack.gql('{ azureStatus { state } }'); // the NPM login, out of the count
   });
   afterAll(() => stack.close());
