@@ -106,7 +106,7 @@ export function composeGateway(config: GatewayConfig, logger: Logger, options: C
  * timer (connectionsCheckingInterval, 30 s by default): it runs at a quarter of the shorter
  * timeout, so a cut comes within about 1.25 times the configured time.
  */
-export function createHttpServer(config: GatewayConfig, handler: Parameters<typeof createServer>[1]): Server {
+function createHttpServer(config: GatewayConfig, handler: Parameters<typeof createServer>[1]): Server {
   const { headersTimeoutMs, requestTimeoutMs, maxConnections } = config.http;
   const server = createServer(
     {

@@ -27,11 +27,11 @@ export function jwtBearerOf(request: Request): string | undefined {
   return token !== undefined && JWT_SHAPE.test(token) ? token : undefined;
 }
 
-function unauthenticated(message: string, headers: Record<string, string> = {}) {
+function unauthenticated(message: string) {
   return createGraphQLError(message, {
     extensions: {
       code: 'UNAUTHENTICATED' satisfies ErrorCode,
-      http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer', ...headers } },
+      http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } },
     },
   });
 }
@@ -100,10 +100,7 @@ export function useClientAuth({
       : undefined;
 
   /** The error for a failed authentication from `client`: 401, or 429 once the address is over its limit. */
-  async function failed(client: string, reason: string, message: string, bodyUnread: boolean) {
-    // A refused POST's body is never read: close the connection rather than let Node read
-    // and discard the rest of it.
-    const close: Record<string, string> = bodyUnread ? { Connection: 'close' } : {};
+  async function failed(client: string, reason: string, message: string) {
     if (failures !== undefined) {
       try {
         await failures.consume(client);
@@ -117,14 +114,14 @@ export function useClientAuth({
             extensions: {
               code: 'AUTH_RATE_LIMITED' satisfies ErrorCode,
               retryAfterSeconds: seconds,
-              http: { status: 429, headers: { 'Retry-After': String(seconds), ...close } },
+              http: { status: 429, headers: { 'Retry-After': String(seconds) } },
             },
           },
         );
       }
     }
     refusals.refused(reason, client);
-    return unauthenticated(message, close);
+    return unauthenticated(message);
   }
 
   /** The API-key principal, 'jwt' when the JWT plugin must decide, or the reason for a refusal. */
@@ -176,11 +173,9 @@ export function useClientAuth({
       if (found === 'jwt') found = byJwt(request, serverContext as Record<string, unknown>);
       if (!('kind' in found)) {
         const { reason, message } = found;
-        return failed(clientAddressOf(serverContext, request), reason, message, request.method === 'POST').then(
-          (error) => {
-            throw error;
-          },
-        );
+        return failed(clientAddressOf(serverContext, request), reason, message).then((error) => {
+          throw error;
+        });
       }
       const principal = found;
       principals.set(request, principal);

@@ -3,7 +3,7 @@ import type { Plugin, YogaServerOptions } from 'graphql-yoga';
 type CorsOption = NonNullable<YogaServerOptions<Record<string, unknown>, Record<string, unknown>>['cors']>;
 
 /** Request headers a browser may send cross-origin: ours, and W3C trace context for frontend tracing. */
-export const CORS_ALLOWED_HEADERS = [
+const CORS_ALLOWED_HEADERS = [
   'content-type',
   'authorization',
   'x-request-id',

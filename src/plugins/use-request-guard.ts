@@ -28,17 +28,18 @@ function yogaWouldServe(requestUrl: string, pathname: string, endpoint: string):
   );
 }
 
-/** `Connection: close` on refusals of a request whose body is unread, so Node does not read (and discard) the rest. */
-const CLOSE = { Connection: 'close' };
-
-function refusal(status: number, code: ErrorCode, message: string, close: boolean) {
-  return createGraphQLError(message, {
-    extensions: { code, http: { status, ...(close ? { headers: CLOSE } : {}) } },
-  });
+/**
+ * A refusal. The connection stays open: closing it with body bytes unread makes the kernel
+ * answer them with a reset, and the client would likely lose the answer. Node discards the
+ * rest of an unread body as it arrives (nothing is buffered), and HTTP_REQUEST_TIMEOUT_MS
+ * bounds how long a socket may keep sending.
+ */
+function refusal(status: number, code: ErrorCode, message: string) {
+  return createGraphQLError(message, { extensions: { code, http: { status } } });
 }
 
 function tooLarge(limit: number) {
-  return refusal(413, 'REQUEST_ENTITY_TOO_LARGE', `Request body too large: the limit is ${limit} bytes.`, true);
+  return refusal(413, 'REQUEST_ENTITY_TOO_LARGE', `Request body too large: the limit is ${limit} bytes.`);
 }
 
 /** A copy of the request whose body stream errors with 413 as soon as more than `limit` bytes have arrived. */
@@ -107,7 +108,7 @@ export function useRequestGuard({
               },
             ],
           }),
-          { status: 404, headers: { 'content-type': 'application/json; charset=utf-8', ...CLOSE } },
+          { status: 404, headers: { 'content-type': 'application/json; charset=utf-8' } },
         ),
       );
     },
@@ -118,7 +119,7 @@ export function useRequestGuard({
         if (length !== null) {
           if (!/^\d+$/.test(length)) {
             refusals.refused('bad_content_length', client());
-            throw refusal(400, 'BAD_REQUEST', 'The Content-Length header is invalid.', true);
+            throw refusal(400, 'BAD_REQUEST', 'The Content-Length header is invalid.');
           }
           if (Number(length) > maxBodyBytes) {
             refusals.refused('body_too_large', client(), { contentLength: Number(length) });
@@ -128,12 +129,7 @@ export function useRequestGuard({
         const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
         if (type !== 'application/json' && type !== 'application/graphql+json') {
           refusals.refused('unsupported_media_type', client());
-          throw refusal(
-            415,
-            'UNSUPPORTED_MEDIA_TYPE',
-            'Send the operation as JSON: Content-Type: application/json.',
-            true,
-          );
+          throw refusal(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the operation as JSON: Content-Type: application/json.');
         }
         // A declared length is enforced by Node's parser (a body cannot run past it); a body of
         // unknown length (chunked) is counted as it arrives. Only that case pays for the extra
@@ -147,7 +143,7 @@ export function useRequestGuard({
       if (request.method === 'GET') {
         for (const name of ['variables', 'extensions']) {
           if (!isJsonObjectParam(url.searchParams.get(name))) {
-            throw refusal(400, 'BAD_REQUEST', `The "${name}" parameter must be a JSON object.`, false);
+            throw refusal(400, 'BAD_REQUEST', `The "${name}" parameter must be a JSON object.`);
           }
         }
       }

@@ -31,10 +31,18 @@ function exited(child: ChildProcess, withinMs: number): Promise<boolean> {
  * `GET /ready` with 200. `node --import tsx` rather than `npm run`: one process, in its own
  * process group, so stop() reaches everything it started.
  */
-export async function startDemo(readyWithinMs = 60_000): Promise<DemoProcess> {
+export async function startDemo(readyWithinMs = 60_000, env: Record<string, string> = {}): Promise<DemoProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', NPM_SIM_PORT: '0', AXIS_SIM_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      PORT: '0',
+      NPM_SIM_PORT: '0',
+      AXIS_SIM_PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

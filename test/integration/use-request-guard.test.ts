@@ -38,15 +38,25 @@ describe('POST bodies: declared length, at most MAX_REQUEST_BODY_BYTES', () => {
     expect(codes(over)).toEqual(['REQUEST_ENTITY_TOO_LARGE']);
   });
 
-  it('refuses a body of unknown length (chunked) with 411, before any upstream call', async () => {
+  it('a body of unknown length (chunked) is counted as it streams: served within the limit, 413 past it, before any upstream call', async () => {
     stack.resetCounts();
-    const res = await raw(`${stack.url}/graphql`, {
+    const within = await raw(`${stack.url}/graphql`, {
       method: 'POST',
       headers: { ...auth, 'content-type': 'application/json' },
       body: Readable.from([JSON.stringify({ query: '{ azureStatus { state } }' })]),
     });
-    expect(res.status).toBe(411);
-    expect(res.json()).toMatchObject({ errors: [{ extensions: { code: 'BAD_REQUEST' } }] });
+    expect(within.status).toBe(200);
+    expect(within.json()).toEqual({ data: { azureStatus: { state: 'SYNC_SUCCEEDED' } } });
+    stack.resetCounts();
+    const query = '{ azureStatus { state } }';
+    const body = JSON.stringify({ query, variables: paddedTo(query, MAX_BODY + 1) });
+    const over = await raw(`${stack.url}/graphql`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: Readable.from([body.slice(0, 2000), body.slice(2000)]),
+    });
+    expect(over.status).toBe(413);
+    expect(over.json()).toMatchObject({ errors: [{ extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' } }] });
     expect(stack.calls()).toEqual({});
   });
 });

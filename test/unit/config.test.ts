@@ -131,6 +131,53 @@ describe('client auth and abuse settings', () => {
     expect(found.join(' ')).not.toContain('short-secret-1');
   });
 
+  it('reads the HTTP front settings, with their defaults', () => {
+    expect(loadConfig(base)).toMatchObject({
+      corsMaxAgeS: 600,
+      http: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnections: 1_000 },
+      subscriptions: { max: 500, maxPerCaller: 20 },
+      authFailureLimit: 30,
+      trustedProxies: [],
+    });
+    const config = loadConfig({
+      ...base,
+      CORS_MAX_AGE_S: '0',
+      HTTP_HEADERS_TIMEOUT_MS: '2000',
+      HTTP_REQUEST_TIMEOUT_MS: '5000',
+      MAX_CONNECTIONS: '0',
+      MAX_SUBSCRIPTIONS: '50',
+      MAX_SUBSCRIPTIONS_PER_CALLER: '2',
+      AUTH_FAILURE_LIMIT: '0',
+      TRUSTED_PROXIES: '10.0.0.0/8, 192.0.2.7,fd00::/8',
+    });
+    expect(config).toMatchObject({
+      corsMaxAgeS: 0,
+      http: { headersTimeoutMs: 2_000, requestTimeoutMs: 5_000, maxConnections: 0 },
+      subscriptions: { max: 50, maxPerCaller: 2 },
+      authFailureLimit: 0,
+      trustedProxies: ['10.0.0.0/8', '192.0.2.7', 'fd00::/8'],
+    });
+  });
+
+  it('names bad HTTP front settings together', () => {
+    expect(
+      problems({
+        ...base,
+        HTTP_HEADERS_TIMEOUT_MS: '60000',
+        HTTP_REQUEST_TIMEOUT_MS: '30000',
+        TRUSTED_PROXIES: '10.0.0.0/33,proxy.internal,192.0.2.1',
+        MAX_SUBSCRIPTIONS_PER_CALLER: '0',
+      }),
+    ).toEqual([expect.stringMatching(/^MAX_SUBSCRIPTIONS_PER_CALLER /)]);
+    expect(
+      problems({ ...base, HTTP_HEADERS_TIMEOUT_MS: '60000', TRUSTED_PROXIES: '10.0.0.0/33,proxy.internal,192.0.2.1' }),
+    ).toEqual([
+      'HTTP_HEADERS_TIMEOUT_MS must not be larger than HTTP_REQUEST_TIMEOUT_MS',
+      'TRUSTED_PROXIES entry "10.0.0.0/33" must be an IP address or a CIDR range such as 10.0.0.0/8',
+      'TRUSTED_PROXIES entry "proxy.internal" must be an IP address or a CIDR range such as 10.0.0.0/8',
+    ]);
+  });
+
   it('checks JWT, CORS and rate-limit settings', () => {
     expect(problems({ ...base, RATE_LIMIT_RPS: '-1' })).toEqual([expect.stringMatching(/^RATE_LIMIT_RPS /)]);
     expect(
