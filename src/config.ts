@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { loadPersistedOperations } from './persisted-operations.js';
+import type { BudgetLimits } from './request-budget.js';
 
 /**
  * Every setting the gateway reads, validated once at start. This is the only module that
@@ -106,6 +107,10 @@ const envSchema = z.object({
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number({ message: 'must be a number from 0 to 1' }).min(0).max(1).default(1),
   PERSISTED_OPERATIONS_FILE: optionalText,
   PERSISTED_OPERATIONS_ONLY: bool(false),
+  MAX_OPERATION_COST: z.coerce.number().int().min(1).max(1_000_000_000).default(50_000),
+  MAX_UPSTREAM_CALLS_PER_REQUEST: z.coerce.number().int().min(1).max(100_000).default(50),
+  MAX_RESPONSE_ENTITIES: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+  UPSTREAM_MAX_CONCURRENCY_PER_REQUEST: z.coerce.number().int().min(1).max(1024).default(16),
 });
 
 /** Every variable loadConfig reads (for the documentation check in test/unit/config.test.ts). */
@@ -189,6 +194,13 @@ export interface GatewayConfig {
     /** Refuse every operation that is not in the manifest. */
     only: boolean;
   };
+  /**
+   * Demand control: the largest estimated cost (schema.graphql's @cost/@listSize) an
+   * operation may have; a costlier one is refused before execution.
+   */
+  maxOperationCost: number;
+  /** The hard budget of each request at execution (see src/request-budget.ts). */
+  requestBudget: BudgetLimits;
   /** How often the azureStatus subscription feed polls NPM `GET /status` while anyone is subscribed. */
   azureStatusPollMs: number;
   npm: {
@@ -416,6 +428,12 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
       ? { persistedOperations: { operations: persisted.operations, only: e.PERSISTED_OPERATIONS_ONLY } }
       : {}),
     azureStatusPollMs: e.AZURE_STATUS_POLL_MS,
+    maxOperationCost: e.MAX_OPERATION_COST,
+    requestBudget: {
+      maxUpstreamCalls: e.MAX_UPSTREAM_CALLS_PER_REQUEST,
+      maxEntities: e.MAX_RESPONSE_ENTITIES,
+      maxConcurrentCalls: e.UPSTREAM_MAX_CONCURRENCY_PER_REQUEST,
+    },
     npm: {
       baseUrl: e.NPM_BASE_URL,
       auth:

@@ -8,6 +8,8 @@ import type { AxisSource, Loaders, NpmSource } from './loaders.js';
 import type { AxisClient } from './upstreams/axis/client.js';
 import type { NpmClient } from './upstreams/npm/client.js';
 import type { CallContext } from './upstreams/http.js';
+import { RequestBudget } from './request-budget.js';
+import type { BudgetLimits } from './request-budget.js';
 
 /** What the context factory adds for every request; it holds this caller's data only. */
 export interface GatewayRequestContext {
@@ -38,6 +40,8 @@ export interface ContextDeps {
   axisAutoCommit: boolean;
   /** Whole-request deadline: no upstream call of this request outlives it. */
   requestTimeoutMs: number;
+  /** Per request: upstream calls, entities in the answer, concurrent upstream calls. */
+  requestBudget: BudgetLimits;
   azureStatusFeed: AzureStatusFeed;
 }
 
@@ -71,6 +75,11 @@ export function createContextFactory(
       },
       deadline: Date.now() + deps.requestTimeoutMs,
     };
+    // The request's AbortController lives in its budget; its signal ends every pending upstream
+    // call of the request (a crossed budget limit; anything else that aborts it).
+    const budget = new RequestBudget(deps.requestBudget);
+    call.budget = budget;
+    call.signal = budget.signal;
     const trace = traces?.get(request);
     if (trace !== undefined) call.trace = trace;
     const { loaders, hooks } = createLoaders(deps, call);

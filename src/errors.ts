@@ -40,6 +40,10 @@ export type ErrorCode =
   | 'PERSISTED_OPERATION_NOT_FOUND'
   /** A query text while PERSISTED_OPERATIONS_ONLY=true (400). */
   | 'PERSISTED_OPERATION_REQUIRED'
+  /** Demand control: the operation's estimated cost is over MAX_OPERATION_COST (400). */
+  | 'COST_LIMIT_EXCEEDED'
+  /** The request crossed a limit of its execution budget (upstream calls, entities) and was stopped (400). */
+  | 'REQUEST_BUDGET_EXCEEDED'
   | 'INTERNAL_SERVER_ERROR';
 
 /** The same set at run time, for reading a code back off an error; `satisfies` keeps it complete. */
@@ -68,6 +72,8 @@ const ERROR_CODES: ReadonlySet<string> = new Set(
     IDEMPOTENCY_KEY_REUSED: true,
     PERSISTED_OPERATION_NOT_FOUND: true,
     PERSISTED_OPERATION_REQUIRED: true,
+    COST_LIMIT_EXCEEDED: true,
+    REQUEST_BUDGET_EXCEEDED: true,
     INTERNAL_SERVER_ERROR: true,
   } satisfies Record<ErrorCode, true>),
 );

@@ -25,7 +25,9 @@ import { useIdempotency } from './plugins/use-idempotency.js';
 import { useMetrics } from './plugins/use-metrics.js';
 import { useOperationLog } from './plugins/use-operation-log.js';
 import { usePersistedOperations } from './plugins/use-persisted-operations.js';
+import { useDemandControl } from './plugins/use-demand-control.js';
 import { useReadiness } from './plugins/use-readiness.js';
+import { useRequestBudget, withEntityBudget } from './plugins/use-request-budget.js';
 import { useRequestGuard } from './plugins/use-request-guard.js';
 import { corsFor, useVaryOrigin } from './plugins/use-cors.js';
 import { useSubscriptionLimits } from './plugins/use-subscription-limits.js';
@@ -97,10 +99,12 @@ export function createGateway({
   tracing,
   azureStatusFeed,
 }: GatewayDeps): Gateway {
-  const schema = makeExecutableSchema<GatewayContext>({
-    typeDefs: readSchemaSdl(),
-    resolvers,
-  });
+  const schema = withEntityBudget(
+    makeExecutableSchema<GatewayContext>({
+      typeDefs: readSchemaSdl(),
+      resolvers,
+    }),
+  );
   const requestIds = new WeakMap<Request, string>();
   const principals = new WeakMap<Request, Principal>();
   const production = config.env === 'production';
@@ -117,6 +121,7 @@ export function createGateway({
         axis: upstreams.axis,
         axisAutoCommit: config.axis.autoCommit,
         requestTimeoutMs: config.resilience.requestTimeoutMs,
+        requestBudget: config.requestBudget,
         azureStatusFeed,
       },
       requestIds,
@@ -175,6 +180,8 @@ export function createGateway({
       // After auth: a caller without a credential learns nothing about the manifest.
       ...(config.persistedOperations ? [usePersistedOperations(config.persistedOperations)] : []),
       useIdempotency({ store: stores.idempotency, principals }),
+      useDemandControl(config.maxOperationCost, principals),
+      useRequestBudget(principals),
       // graphql-jit compiles each query once (cached per document) into plain JavaScript:
       // a fifth less CPU on the dashboard, ~40% less on large nested answers (bench/results.md).
       // Mutations and subscriptions keep graphql-js: mutations are small and rare, and a

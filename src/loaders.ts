@@ -13,7 +13,7 @@ import type { AzureAccount, CloudStatus } from './upstreams/npm/types.js';
  * - NPM has no get-one-account route, so every `azureAccount` in a request is answered
  *   from ONE `GET /auth_codes`, shared with `azureAccounts`.
  * - Axis has no batch get; `userById`/`groupById` dedupe ids, and fetch the rest either by
- *   parallel GETs or, when many are missing and the tenant fits one page, by one list call.
+ *   parallel GETs or, when many are missing, by list pages (fewer calls than GETs).
  *   Every user or group that arrives in a page, a list or a mutation result is primed, so it
  *   is never fetched again in the same request.
  *
@@ -34,9 +34,9 @@ export interface Loaders {
   peekUser(id: string): AxisUser | undefined;
   peekGroup(id: string): AxisGroup | undefined;
   /**
-   * Start fetching every user (one list page) now, because the operation will need many of
+   * Start fetching every user (the list pages) now, because the operation will need many of
    * them in a later level: the list then runs in parallel with the level that discovers
-   * the ids. No-op when the tenant is known to be larger than one page.
+   * the ids. No-op when the tenant is known to span more than PREFETCH_MAX_PAGES pages.
    */
   prefetchUsers(): void;
   prefetchGroups(): void;
@@ -56,11 +56,26 @@ export interface LoaderHooks {
 /** Largest Axis page; one list call returns a whole tenant up to this size. */
 const LIST_PAGE_SIZE = 1000;
 /**
- * From this many ids missing in one batch, one list call replaces the single GETs: a list
- * page of a tenant that fits in one page costs one round trip and one request to the IdP
- * instead of N.
+ * From this many ids missing in one batch, list pages replace the single GETs (when there
+ * are fewer pages than ids): a page costs one round trip and one request to the IdP
+ * instead of up to a thousand.
  */
 const LIST_THRESHOLD = 8;
+/** A lookahead prefetch lists a collection known to span at most this many pages. */
+const PREFETCH_MAX_PAGES = 5;
+
+/** What a stopped request's discarded answer holds for a user it could no longer read. */
+const PLACEHOLDER_USER: AxisUser = {
+  id: '',
+  userName: '',
+  email: '',
+  firstName: '',
+  lastName: '',
+  enabled: false,
+  expiration: null,
+  hasSshPrivateKey: false,
+  groups: [],
+};
 
 function isNotFound(err: unknown): boolean {
   return err instanceof UpstreamError && err.failure === 'http' && err.status === 404;
@@ -82,15 +97,15 @@ function memo<T>(load: () => Promise<T>): { get(): Promise<T>; forget(): void } 
 
 interface Listing<T> {
   byId: Map<string, T>;
-  /** The page held the whole collection: an id missing from it does not exist. */
+  /** The listing held the whole collection at one instant: an id missing from it does not exist. */
   complete: boolean;
 }
 
 /**
  * A by-id loader over an IdP collection that has single GETs and a paged list, but no
- * batch read. A batch is answered from one list page when that is cheaper (many ids, and a
- * collection that fits in one page), else by parallel GETs; a 404 is null, any other
- * failure is that id's error.
+ * batch read. A batch is answered from list pages when that costs fewer calls than one GET
+ * per missing id (a 3000-user tenant is 3 pages: members of every group cost 4 calls, not
+ * 3000), else by parallel GETs; a 404 is null, any other failure is that id's error.
  */
 class Collection<T extends { id: string }> {
   readonly loader: DataLoader<string, T | null>;
@@ -98,29 +113,58 @@ class Collection<T extends { id: string }> {
   private total: number | undefined;
   /** Every entity this request holds, for synchronous reads (the loader only hands out promises). */
   private readonly held = new Map<string, T>();
-  private listing: Promise<Listing<T>> | undefined;
+  private first: Promise<AxisPage<T>> | undefined;
+  private whole: Promise<Listing<T>> | undefined;
 
   constructor(
     private readonly list: (page: PageRequest) => Promise<AxisPage<T>>,
     private readonly get: (id: string) => Promise<T>,
+    /**
+     * The request is over its budget and its answer will be discarded (src/request-budget.ts):
+     * a failed read then answers a placeholder, not an error per field.
+     */
+    private readonly stopped: () => boolean = () => false,
+    private readonly placeholder?: (id: string) => T,
   ) {
     this.loader = new DataLoader<string, T | null>((ids) => this.batch(ids));
   }
 
-  private fitsOnePage(): boolean {
-    return this.total === undefined || this.total <= LIST_PAGE_SIZE;
+  /** List pages of the whole collection, as far as this request knows (1 when it does not know yet). */
+  private pageCount(): number {
+    return this.total === undefined ? 1 : Math.max(1, Math.ceil(this.total / LIST_PAGE_SIZE));
   }
 
-  private fetchAll(): Promise<Listing<T>> {
-    return (this.listing ??= this.list({ pageNumber: 1, pageSize: LIST_PAGE_SIZE }).then((page) => {
+  private firstPage(): Promise<AxisPage<T>> {
+    return (this.first ??= this.list({ pageNumber: 1, pageSize: LIST_PAGE_SIZE }).then((page) => {
       this.total = page.totalRecords;
       this.prime(page.data);
-      return { byId: new Map(page.data.map((item) => [item.id, item])), complete: page.totalPages <= 1 };
+      return page;
+    }));
+  }
+
+  /**
+   * Every page, the others in parallel once the first tells how many there are. Pages read
+   * one after another are not one snapshot (a deletion shifts later items to earlier pages),
+   * so a multi-page listing is not `complete`: an id missing from it is still asked for.
+   */
+  private allPages(): Promise<Listing<T>> {
+    return (this.whole ??= this.firstPage().then(async (first) => {
+      const others = await Promise.all(
+        Array.from({ length: Math.max(0, first.totalPages - 1) }, (_, i) =>
+          this.list({ pageNumber: i + 2, pageSize: LIST_PAGE_SIZE }),
+        ),
+      );
+      const items = [...first.data, ...others.flatMap((page) => page.data)];
+      for (const page of others) this.prime(page.data);
+      return { byId: new Map(items.map((item) => [item.id, item])), complete: first.totalPages <= 1 };
     }));
   }
 
   prefetch(): void {
-    if (this.listing === undefined && this.fitsOnePage()) this.fetchAll().catch(() => undefined);
+    if (this.whole !== undefined) return;
+    // Known to be a few pages: all of them now. Unknown: the first, which tells the rest.
+    if (this.total !== undefined && this.pageCount() <= PREFETCH_MAX_PAGES) this.allPages().catch(() => undefined);
+    else if (this.total === undefined) this.firstPage().catch(() => undefined);
   }
 
   async page(request: PageRequest): Promise<AxisPage<T>> {
@@ -144,18 +188,30 @@ class Collection<T extends { id: string }> {
   forget(): void {
     this.loader.clearAll();
     this.held.clear();
-    this.listing = undefined;
+    this.first = undefined;
+    this.whole = undefined;
+  }
+
+  /** The listing to answer this batch from, or undefined when single GETs are cheaper. */
+  private async listingFor(ids: readonly string[]): Promise<Listing<T> | undefined> {
+    if (this.whole !== undefined) return this.whole;
+    const worthListing = ids.length >= LIST_THRESHOLD && this.pageCount() < ids.length;
+    if (this.first === undefined && !worthListing) return undefined;
+    const first = await this.firstPage();
+    const byId = new Map(first.data.map((item) => [item.id, item]));
+    if (first.totalPages <= 1) return { byId, complete: true };
+    const missing = ids.reduce((n, id) => (byId.has(id) ? n : n + 1), 0);
+    // The other pages cost totalPages - 1 calls; the GETs, one per missing id.
+    if (missing >= LIST_THRESHOLD && first.totalPages - 1 < missing) return this.allPages();
+    return { byId, complete: false };
   }
 
   private async batch(ids: readonly string[]): Promise<Array<T | null | Error>> {
-    const useList = this.listing !== undefined || (ids.length >= LIST_THRESHOLD && this.fitsOnePage());
     let listing: Listing<T> | undefined;
-    if (useList) {
-      try {
-        listing = await this.fetchAll();
-      } catch (err) {
-        return ids.map(() => asError(err));
-      }
+    try {
+      listing = await this.listingFor(ids);
+    } catch (err) {
+      return ids.map((id) => this.failed(id, err));
     }
     return Promise.all(
       ids.map((id) => {
@@ -167,10 +223,14 @@ class Collection<T extends { id: string }> {
             this.held.set(id, item);
             return item;
           },
-          (err: unknown) => (isNotFound(err) ? null : asError(err)),
+          (err: unknown) => (isNotFound(err) ? null : this.failed(id, err)),
         );
       }),
     );
+  }
+
+  private failed(id: string, err: unknown): T | Error {
+    return this.placeholder && this.stopped() ? this.placeholder(id) : asError(err);
   }
 }
 
@@ -186,13 +246,18 @@ export function createLoaders(
     const byId = new Map(list.map((a) => [a.accId, a]));
     return ids.map((id) => byId.get(id) ?? null);
   });
+  const stopped = () => call.budget?.stopped === true;
   const users = new Collection<AxisUser>(
     (page) => axis.listUsers(page, call),
     (id) => axis.getUser(id, call),
+    stopped,
+    (id) => ({ ...PLACEHOLDER_USER, id }),
   );
   const groups = new Collection<AxisGroup>(
     (page) => axis.listGroups(page, call),
     (id) => axis.getGroup(id, call),
+    stopped,
+    (id) => ({ id, name: '', description: null, users: [] }),
   );
   const forgetAxis = (): void => {
     users.forget();

@@ -119,7 +119,7 @@ export type Group = {
   id: Scalars['ID']['output'];
   /** The group's name, unique in the tenant. */
   name: Scalars['String']['output'];
-  /** The users in the group. */
+  /** The users in the group (counted as 25 in the cost estimate; big tenants have larger groups, bounded by `MAX_RESPONSE_ENTITIES`). */
   users: Array<User>;
 };
 
@@ -368,7 +368,7 @@ export type User = {
   expiration: Maybe<Scalars['DateTime']['output']>;
   /** The user's first name. */
   firstName: Scalars['String']['output'];
-  /** The groups the user belongs to. */
+  /** The groups the user belongs to (a few, as a rule: counted as 5 in the cost estimate). */
   groups: Array<Group>;
   /** Whether a personal SSH private key is stored for the user. The key itself is write-only. */
   hasSshPrivateKey: Scalars['Boolean']['output'];
@@ -513,6 +513,21 @@ export type ResolversParentTypes = {
   UserPage: UserPageSourceModel;
 };
 
+export type CostDirectiveArgs = {
+  weight: Scalars['Int']['input'];
+};
+
+export type CostDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = CostDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type ListSizeDirectiveArgs = {
+  assumedSize?: Maybe<Scalars['Int']['input']>;
+  requireOneSlicingArgument?: Maybe<Scalars['Boolean']['input']>;
+  sizedFields?: Maybe<Array<Scalars['String']['input']>>;
+  slicingArguments?: Maybe<Array<Scalars['String']['input']>>;
+};
+
+export type ListSizeDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = ListSizeDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
 export type AzureAccountResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['AzureAccount'] = ResolversParentTypes['AzureAccount']> = {
   accId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   appId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -609,3 +624,7 @@ export type Resolvers<ContextType = GatewayContext> = {
   UserPage?: UserPageResolvers<ContextType>;
 };
 
+export type DirectiveResolvers<ContextType = GatewayContext> = {
+  cost?: CostDirectiveResolver<any, any, ContextType>;
+  listSize?: ListSizeDirectiveResolver<any, any, ContextType>;
+};

@@ -37,9 +37,17 @@ function errorCode(err: unknown): string | undefined {
 }
 
 /** A request that got no usable answer; `timer` is the attempt's own deadline signal. */
-export function transportError(upstream: UpstreamName, err: unknown, timer: AbortSignal): UpstreamError {
+export function transportError(
+  upstream: UpstreamName,
+  err: unknown,
+  timer: AbortSignal,
+  signal?: AbortSignal,
+): UpstreamError {
   const code = errorCode(err);
   const notSent = code !== undefined && CONNECT_CODES.has(code);
+  // The request itself stopped (its budget ran out, or the client left): says nothing about the upstream.
+  if (signal?.aborted === true && !timer.aborted)
+    return new UpstreamError('unavailable', upstream, { cause: err, notSent, local: 'cancelled' });
   if (timer.aborted || (code !== undefined && TIMEOUT_CODES.has(code))) {
     return new UpstreamError('timeout', upstream, { cause: err, notSent });
   }
@@ -57,7 +65,7 @@ export function localError(upstream: UpstreamName, err: unknown, timer: AbortSig
   if (err instanceof TaskCancelledError)
     return timer.aborted
       ? new UpstreamError('timeout', upstream, { local: 'deadline', notSent: true })
-      : new UpstreamError('unavailable', upstream, { notSent: true, cause: err });
+      : new UpstreamError('unavailable', upstream, { notSent: true, cause: err, local: 'cancelled' });
   return err;
 }
 

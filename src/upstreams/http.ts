@@ -6,6 +6,7 @@ import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
+import type { RequestBudget } from '../request-budget.js';
 import type { Tracing } from '../tracing.js';
 import { isBreakerFailure, localError, transportError } from './failures.js';
 import { CallInstrumentation } from './instrumentation.js';
@@ -101,6 +102,8 @@ export interface CallContext {
   deadline?: number;
   /** The GraphQL operation's span (when tracing is on): upstream spans are its children. */
   trace?: Context;
+  /** The request's execution budget: every attempt is charged to it and runs within its share of the bulkhead. */
+  budget?: RequestBudget;
 }
 
 export interface UpstreamRequest<T> {
@@ -207,6 +210,9 @@ export class UpstreamHttp {
   }
 
   private async attempt<T>(req: UpstreamRequest<T>, attempt: number): Promise<T> {
+    // Over its budget, a request sends nothing more (REQUEST_BUDGET_EXCEEDED, not an upstream failure).
+    const requestBudget = req.call?.budget;
+    requestBudget?.chargeCall();
     let status: number | undefined;
     const deadline = req.call?.deadline;
     const budget =
@@ -216,11 +222,15 @@ export class UpstreamHttp {
       if (budget <= 0) throw new UpstreamError('timeout', this.upstream, { local: 'deadline', notSent: true });
       const timer = AbortSignal.timeout(budget);
       const signal = req.call?.signal ? AbortSignal.any([timer, req.call.signal]) : timer;
-      const result = await this.bulkhead
-        .execute(() => this.breaker.execute(() => this.send(req, signal, timer, (s) => (status = s), a)), signal)
-        .catch((err: unknown) => {
-          throw localError(this.upstream, err, timer);
-        });
+      const call = () =>
+        this.bulkhead.execute(
+          () => this.breaker.execute(() => this.send(req, signal, timer, (s) => (status = s), a)),
+          signal,
+        );
+      // Within the request's own share first, so one request never holds the whole bulkhead.
+      const result = await (requestBudget ? requestBudget.throttle(call, signal) : call()).catch((err: unknown) => {
+        throw localError(this.upstream, err, timer);
+      });
       this.calls.succeeded(a, status);
       return result;
     } catch (err) {
@@ -265,7 +275,7 @@ export class UpstreamHttp {
       if (err instanceof BodyTooLargeError) {
         throw new UpstreamError('bad_response', this.upstream, { status, text: 'response body too large' });
       }
-      throw transportError(this.upstream, err, timer);
+      throw transportError(this.upstream, err, timer, signal);
     }
     if (status < 200 || status >= 300) {
       let parsed: unknown;

@@ -84,6 +84,8 @@ const ALLOWED_ERROR_CODES: ReadonlySet<string> = new Set(
     UNSUPPORTED_MEDIA_TYPE: true,
     AUTH_RATE_LIMITED: true,
     SUBSCRIPTION_LIMIT_EXCEEDED: true,
+    COST_LIMIT_EXCEEDED: true,
+    REQUEST_BUDGET_EXCEEDED: true,
   } satisfies Record<
     | Exclude<ErrorCode, 'INTERNAL_SERVER_ERROR'>
     | 'UNAUTHENTICATED'

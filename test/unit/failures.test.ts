@@ -49,9 +49,28 @@ describe("the gateway's own refusals", () => {
       failure: 'timeout',
       details: { local: 'deadline', notSent: true },
     });
+    // The request itself stopped (its budget ran out, or the client left): local, so the
+    // circuit breaker does not count it against the upstream.
     const gone = localError('axis', new TaskCancelledError(), running) as UpstreamError;
-    expect(gone).toMatchObject({ failure: 'unavailable', details: { notSent: true } });
-    expect(gone.details.local).toBeUndefined();
+    expect(gone).toMatchObject({ failure: 'unavailable', details: { notSent: true, local: 'cancelled' } });
+    expect(isBreakerFailure(gone)).toBe(false);
+  });
+
+  it("a transfer aborted by the request's own signal is local, not an upstream failure", () => {
+    const stopped = new AbortController();
+    stopped.abort();
+    const cut = transportError(
+      'axis',
+      Object.assign(new Error('aborted'), { name: 'AbortError' }),
+      running,
+      stopped.signal,
+    );
+    expect(cut).toMatchObject({ failure: 'unavailable', details: { local: 'cancelled' } });
+    expect(isBreakerFailure(cut)).toBe(false);
+    // Without an aborted signal the same error is the upstream's.
+    expect(
+      transportError('axis', new Error('socket hang up'), running, new AbortController().signal).details.local,
+    ).toBeUndefined();
   });
 
   it('passes anything else through unchanged', () => {
