@@ -151,3 +151,66 @@ describe('createLoaders', () => {
     expect(calls).toEqual(['status', 'status']);
   });
 });
+
+/** A tenant of `total` users behind the list route (1000 per page) and the single GET. */
+function bigTenant(total: number) {
+  const calls: string[] = [];
+  const all = Array.from({ length: total }, (_, i) => user(`u${i}`));
+  const axis = {
+    getUser: async (id: string) => {
+      calls.push(`user:${id}`);
+      return user(id);
+    },
+    listUsers: async (page: { pageNumber: number; pageSize: number }): Promise<AxisPage<AxisUser>> => {
+      calls.push(`users:${page.pageNumber}`);
+      const data = all.slice((page.pageNumber - 1) * page.pageSize, page.pageNumber * page.pageSize);
+      return {
+        data,
+        pageNumber: page.pageNumber,
+        pageSize: page.pageSize,
+        totalPages: Math.ceil(total / page.pageSize),
+        totalRecords: total,
+      };
+    },
+  } as unknown as AxisClient;
+  return { axis, npm: fakeClients().npm, calls, all };
+}
+
+describe('member lookups on a tenant larger than one page', () => {
+  it('answers 2000 missing users of a 3000-user tenant from its 3 list pages, not 2000 GETs', async () => {
+    const { npm, axis, calls, all } = bigTenant(3000);
+    const { loaders } = createLoaders({ npm, axis }, {});
+    const ids = all.filter((_, i) => i % 3 !== 0).map((u) => u.id);
+    const found = await loaders.userById.loadMany(ids);
+    expect(found.map((u) => (u instanceof Error ? 'error' : u?.id))).toEqual(ids);
+    expect(calls.sort()).toEqual(['users:1', 'users:2', 'users:3']);
+  });
+
+  it('uses GETs when they are fewer than the pages: a few ids, or a tenant of many pages', async () => {
+    const small = bigTenant(3000);
+    const few = createLoaders({ npm: small.npm, axis: small.axis }, {}).loaders;
+    await few.userPage({ pageNumber: 3, pageSize: 1000 }); // learns totalRecords
+    small.calls.length = 0;
+    await few.userById.loadMany(['x1', 'x2', 'x3', 'x4', 'x5']);
+    expect(small.calls.sort()).toEqual(['user:x1', 'user:x2', 'user:x3', 'user:x4', 'user:x5']);
+
+    const huge = bigTenant(20_000);
+    const many = createLoaders({ npm: huge.npm, axis: huge.axis }, {}).loaders;
+    // The first page tells 20 pages; 10 ids missing from it cost 10 GETs, not 19 pages.
+    const ids = Array.from({ length: 10 }, (_, i) => `u${5000 + i}`);
+    await many.userById.loadMany(ids);
+    expect(huge.calls.sort()).toEqual(['users:1', ...ids.map((id) => `user:${id}`)].sort());
+  });
+
+  it('answers an id missing from a multi-page listing with a GET, since pages are not one snapshot', async () => {
+    const { npm, axis, calls, all } = bigTenant(2500);
+    const { loaders } = createLoaders({ npm, axis }, {});
+    const ids = [...all.slice(0, 20).map((u) => u.id), 'gone-between-pages'];
+    await loaders.userById.loadMany(ids);
+    expect(calls.sort()).toEqual(['user:gone-between-pages', 'users:1']);
+    calls.length = 0;
+    const later = [...all.slice(1500, 1520).map((u) => u.id), 'new-one'];
+    await loaders.userById.loadMany(later);
+    expect(calls.sort()).toEqual(['user:new-one', 'users:2', 'users:3']);
+  });
+});
