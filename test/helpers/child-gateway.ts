@@ -39,6 +39,8 @@ export interface ChildGatewayOptions {
   env?: Record<string, string>;
   /** V8 heap cap of the child, so a runaway request cannot take the machine with it. */
   maxOldSpaceMb?: number;
+  /** More Node options for the child, e.g. `--cpu-prof` to see where a request's time goes. */
+  nodeArgs?: string[];
 }
 
 const PROBE = fileURLToPath(new URL('./child-probe.ts', import.meta.url));
@@ -60,7 +62,15 @@ export async function startChildGateway(options: ChildGatewayOptions): Promise<C
   const [npmUrl, axisUrl] = await Promise.all([npmSim.start(0), axisSim.start(0)]);
   const child = spawn(
     process.execPath,
-    [`--max-old-space-size=${options.maxOldSpaceMb ?? 1024}`, '--import', 'tsx', '--import', PROBE, 'src/main.ts'],
+    [
+      `--max-old-space-size=${options.maxOldSpaceMb ?? 1024}`,
+      ...(options.nodeArgs ?? []),
+      '--import',
+      'tsx',
+      '--import',
+      PROBE,
+      'src/main.ts',
+    ],
     {
       cwd: ROOT,
       env: {
