@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import { maskError as yogaMaskError } from 'graphql-yoga';
 import { UpstreamError } from './upstreams/upstream-error.js';
 import type { UpstreamName } from './upstreams/upstream-error.js';
+import { quotesCredentials } from './secrecy.js';
 
 /**
  * The one place where failures become GraphQL errors. The upstream layer throws
@@ -144,11 +145,13 @@ export function codeForUpstreamError(err: UpstreamError): ErrorCode {
 }
 
 /**
- * Upstream texts may echo request details; keep them short and free of URLs before a
- * client sees them. Bodies, headers and URLs are never copied into extensions.
+ * Upstream texts may echo request details. The upstream layer has already dropped any text
+ * holding a fragment of a secret (secrecy.ts); here a text that still reads like it quotes
+ * credentials is dropped too, and the rest is kept short and free of URLs before a client
+ * sees it. Bodies, headers and URLs are never copied into extensions.
  */
 export function sanitizeUpstreamText(text: string | undefined): string | undefined {
-  if (text === undefined) return undefined;
+  if (text === undefined || quotesCredentials(text)) return undefined;
   const clean = text
     .replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>')
     .replace(/bearer\s+\S+/gi, 'Bearer <redacted>')
