@@ -7,6 +7,7 @@ import { createAxisSource, createLoaders, createNpmSource } from './loaders.js';
 import type { AxisSource, Loaders, NpmSource } from './loaders.js';
 import type { AxisClient } from './upstreams/axis/client.js';
 import type { NpmClient } from './upstreams/npm/client.js';
+import type { EntityLocks } from './stores/entity-lock.js';
 import type { CallContext } from './upstreams/http.js';
 
 /** What the context factory adds for every request; it holds this caller's data only. */
@@ -26,6 +27,13 @@ export interface GatewayRequestContext {
   axisAutoCommit: boolean;
   /** The gateway's one azureStatus poller (shared by every subscriber, not per request). */
   azureStatusFeed: AzureStatusFeed;
+  /** Per-entity write locks (shared by every request): a read-merge-write holds them throughout. */
+  locks: EntityLocks;
+  /** Set by useIdempotency for a mutation sent with an Idempotency-Key. */
+  idempotency?: {
+    /** An earlier attempt with this key ended with an unknown outcome: this one may meet its effect. */
+    retryOfUnknown: boolean;
+  };
 }
 
 /** Everything a resolver may use: Yoga's request context plus ours. */
@@ -39,6 +47,7 @@ export interface ContextDeps {
   /** Whole-request deadline: no upstream call of this request outlives it. */
   requestTimeoutMs: number;
   azureStatusFeed: AzureStatusFeed;
+  locks: EntityLocks;
 }
 
 /** A caller's `x-request-id` is kept when it is short and printable; otherwise a new one is made. */
@@ -82,6 +91,7 @@ export function createContextFactory(
       axis: createAxisSource(deps.axis, hooks),
       axisAutoCommit: deps.axisAutoCommit,
       azureStatusFeed: deps.azureStatusFeed,
+      locks: deps.locks,
     };
   };
 }

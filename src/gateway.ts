@@ -37,6 +37,7 @@ import { resolvers } from './resolvers/index.js';
 import { readSchemaSdl } from './schema.js';
 import type { IdempotencyStore } from './stores/idempotency.js';
 import type { RateLimitStore } from './stores/rate-limit.js';
+import type { EntityLocks } from './stores/entity-lock.js';
 import type { Upstreams } from './upstreams/index.js';
 import { createYogaLogging } from './yoga-logging.js';
 
@@ -45,6 +46,8 @@ export interface GatewayStores {
   /** Undefined when RATE_LIMIT_RPS=0 (no rate limit). */
   rateLimit: RateLimitStore | undefined;
   idempotency: IdempotencyStore;
+  /** Per-entity write locks: a read-merge-write of a user or group holds them throughout. */
+  entityLocks: EntityLocks;
 }
 
 /** Everything the gateway runs on, built once by composeGateway (src/server.ts). */
@@ -118,6 +121,7 @@ export function createGateway({
         axisAutoCommit: config.axis.autoCommit,
         requestTimeoutMs: config.resilience.requestTimeoutMs,
         azureStatusFeed,
+        locks: stores.entityLocks,
       },
       requestIds,
       traces,
