@@ -320,9 +320,12 @@ export const Mutation: MutationResolvers = {
           ctx,
           'users.update',
           () => ctx.axis.updateUser(id, merged, ctx.call),
-          async () => {
+          async (err) => {
+            // A new SSH key is write-only: reading back cannot tell whether it arrived, so
+            // the outcome stays unknown (and the idempotent PUT runs again on a retry).
+            if (typeof merged.sshPrivateKey === 'string') throw err;
             const now = await ctx.axis.getUser(id, ctx.call);
-            return userMatches(now, merged) ? now : false;
+            return userMatches(now, merged) && (merged.sshPrivateKey !== null || !now.hasSshPrivateKey) ? now : false;
           },
         );
         await commitIfAuto(ctx);

@@ -51,7 +51,7 @@ const ROUTES: SecretRoute[] = [
   {
     sim: 'npm',
     route: 'syncStatus.put',
-    run: (_s, send) => send('mutation { setAzureSyncEnabled(enabled: true) { state } }'),
+    run: (_s, send) => send('mutation { setAzureSyncEnabled(enabled: false) { state } }'),
   },
   { sim: 'npm', route: 'sync.post', run: (_s, send) => send('mutation { syncAzureAccounts { state } }') },
   {
