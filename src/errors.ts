@@ -256,11 +256,6 @@ export function outcomeOf(error: unknown): WriteOutcome | undefined {
   return original === undefined || original === error ? undefined : outcomeOf(original);
 }
 
-/** True when the error stands for an upstream call that was never sent (connect failure, circuit open, queue full). */
-export function isNothingApplied(error: unknown): boolean {
-  return outcomeOf(error) === 'not_applied';
-}
-
 /**
  * Yoga's `maskedErrors.maskError`: upstream failures get their stable code and position,
  * our own GraphQL errors pass through, everything else becomes a masked

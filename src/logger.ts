@@ -73,7 +73,7 @@ const isUpstreamError = (value: unknown): value is Error => value instanceof Err
  * `originalError`) is written as its code-like fields: the upstream's text stays out of
  * every log line at every level.
  */
-export function serializeError(err: unknown): unknown {
+function serializeError(err: unknown): unknown {
   if (isUpstreamError(err)) return upstreamErrorFields(err);
   if (!(err instanceof Error)) return err;
   const out = pino.stdSerializers.err(err) as unknown as Record<string, unknown>;

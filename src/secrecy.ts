@@ -14,7 +14,7 @@
 import type { GatewayConfig } from './config.js';
 
 /** The shortest run of a secret that counts as leaking it. */
-export const MIN_FRAGMENT = 8;
+const MIN_FRAGMENT = 8;
 
 /** Keys whose string values are secrets, in any body the gateway sends upstream. */
 const SECRET_FIELDS = new Set([

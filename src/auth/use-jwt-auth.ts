@@ -19,7 +19,7 @@ function jwtHeader(token: string): { alg?: unknown; kid?: unknown } | undefined 
  * `exp` would never expire, so it is refused; with AUTH_JWT_MAX_AGE_S a token issued longer
  * ago than that (from `iat`), or without `iat`, is refused too, whatever its `exp` says.
  */
-export function jwtLifetimeProblem(
+function jwtLifetimeProblem(
   payload: Record<string, unknown>,
   maxAgeS: number | undefined,
   nowS = Date.now() / 1000,

@@ -130,10 +130,12 @@ describe('every write settles', () => {
       usersCreateRequests: stack.axisSim.counts()['users.create'],
       commitRequests: stack.axisSim.counts()['commit'],
       replays: responses.filter((r) => r.headers['idempotent-replayed'] === 'true').length,
-      errorCodes: responses.flatMap((r) => codes(r).map(String)).reduce<Record<string, number>>((acc, c) => {
-        acc[c] = (acc[c] ?? 0) + 1;
-        return acc;
-      }, {}),
+      errorCodes: responses
+        .flatMap((r) => codes(r).map(String))
+        .reduce<Record<string, number>>((acc, c) => {
+          acc[c] = (acc[c] ?? 0) + 1;
+          return acc;
+        }, {}),
     };
     console.log(`Write settlement under faults\n${JSON.stringify(report, null, 2)}`);
 
