@@ -193,4 +193,25 @@ describe('no secret reaches a response or a log line, whatever an upstream echoe
     if (level === 'trace' || level === 'debug') expect(stack.logs.some((l) => l.includes('"level":20'))).toBe(true);
     if (level !== 'error') expect(stack.logs.some((l) => l.includes('"level":40'))).toBe(true);
   });
+
+  it('variables that do not fit their type are refused without printing the secrets they carry', async () => {
+    const stack = await startStack({ logLevel: 'trace' });
+    stacks.push(stack);
+    const bodies = [
+      await stack.gql('mutation($a: [AzureAccountInput!]!) { upsertAzureAccounts(accounts: $a) { accId } }', {
+        a: [{ accId: 'x', tenantId: 't', subscriptionId: 's', appId: 'a', appPassword: APP_PASSWORD, extra: 1 }],
+      }),
+      await stack.gql('mutation($i: CreateUserInput!) { createUser(input: $i) { id } }', {
+        i: { email: 'e@example.com', firstName: 'F', lastName: 'L', sshPrivateKey: SSH_KEY },
+      }),
+    ];
+    for (const res of bodies) {
+      expect(res.body.errors?.map((e) => e.extensions?.['code'])).toEqual(['BAD_USER_INPUT']);
+      // Still says what is wrong.
+      expect(res.body.errors?.[0]?.message).toMatch(/Field "(extra|userName)"/);
+    }
+    const fragments = fragmentsOf([APP_PASSWORD, SSH_KEY, ...SSH_BODY]);
+    expect(bodies.flatMap((b) => leaks(fragments, JSON.stringify(b)))).toEqual([]);
+    expect(stack.logs.flatMap((l) => leaks(fragments, l))).toEqual([]);
+  });
 });
