@@ -44,8 +44,9 @@ export function useJwtAuth(auth: AuthConfig): Plugin | undefined {
   const jwt = auth.jwt;
   if (verify === undefined || jwt === undefined) return undefined;
   const lifetime: Plugin = {
-    onParams({ context }) {
-      const ctx = context as Record<string, unknown>;
+    // Between the JWT plugin's onRequestParse (which verifies) and useClientAuth's (which reads).
+    onRequestParse({ serverContext }) {
+      const ctx = serverContext as Record<string, unknown>;
       const verified = ctx['jwt'] as { payload?: unknown } | undefined;
       const payload = verified?.payload;
       if (payload === undefined) return;
