@@ -300,6 +300,10 @@ export async function createFloor(options: FloorOptions): Promise<Floor> {
   async function m1(variables: UpdateUserVariables): Promise<string> {
     const { id, input } = variables;
     const path = `/users/${encodeURIComponent(id)}`;
+    // The gateway reads twice: once to learn which entities to lock (the user and its groups),
+    // once inside the locks for the fresh copy it merges. Writes of one entity serialised are
+    // part of a correct answer, so the floor pays the same two reads (one process needs no lock).
+    await axisCall<AxisUserWire>('GET', path);
     const current = await axisCall<AxisUserWire>('GET', path);
     // Axis PUT replaces the whole user: the same merge the gateway does.
     const updated = await axisCall<AxisUserWire>('PUT', path, {

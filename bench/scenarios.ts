@@ -46,11 +46,13 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
   },
   M1: {
     name: 'M1',
-    title: 'mutation: partial updateUser (read, merge, write, commit)',
+    title: 'mutation: partial updateUser (read to lock, read fresh, merge, write, commit)',
     query:
       'mutation M1($id: ID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { id firstName lastName } }',
     variables: { id: BENCH_USER_ID, input: { firstName: 'Bench' } },
-    upstreamCalls: { 'axis:users.get': 1, 'axis:users.update': 1, 'axis:commit': 1 },
+    // Two reads: one learns the entities to lock (the user and its groups), one is the fresh
+    // copy inside the locks (src/resolvers/Mutation.ts).
+    upstreamCalls: { 'axis:users.get': 2, 'axis:users.update': 1, 'axis:commit': 1 },
   },
 };
 

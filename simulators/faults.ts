@@ -18,6 +18,15 @@ export type FaultAction =
    * (e.g. `Retry-After` on a 503 or 429).
    */
   | { type: 'error'; status: number; errorId?: string; text?: string; headers?: Record<string, string> }
+  /**
+   * Answer `status` with the vendor's error body whose text (or, with `into: 'errorId'`, whose
+   * error id) quotes the WHOLE request: method, path with query, every header (Authorization
+   * and cookies included) and the body. What a careless upstream or proxy does; the gateway
+   * must never pass any of it on (secrecy tests).
+   */
+  | { type: 'echo'; status: number; into?: 'text' | 'errorId' }
+  /** Handle the request normally (it is applied), then never answer: the client times out. */
+  | { type: 'applyThenHang' }
   /** Wait `ms`, then handle the request normally. */
   | { type: 'delay'; ms: number }
   /** Never answer; the socket is destroyed by `stop()`. */
@@ -60,6 +69,8 @@ const faultActionSchema = z.discriminatedUnion('type', [
     text: z.string().optional(),
     headers: z.record(z.string(), z.string()).optional(),
   }),
+  z.object({ type: z.literal('echo'), status: httpStatus, into: z.enum(['text', 'errorId']).optional() }),
+  z.object({ type: z.literal('applyThenHang') }),
   z.object({ type: z.literal('delay'), ms: z.number().int().min(0).max(600_000) }),
   z.object({ type: z.literal('hang') }),
   z.object({ type: z.literal('reset') }),

@@ -324,8 +324,14 @@ export function createSimServer<State>(vendor: SimVendor<State>, options: SimSer
       if (latencyMs > 0) await sleep(latencyMs);
 
       const fault = faults.take(route.name, method);
+      if (fault?.type === 'applyThenHang') {
+        // Applied, and the answer never leaves: stop() destroys the socket.
+        await route.handle({ method, pathname, query, headers: req.headers, body }, found.params);
+        logLine(method, pathname, `fault:${fault.type}`, started);
+        return;
+      }
       if (fault !== undefined) {
-        const outcome = await applyFault(fault, route, req, res);
+        const outcome = await applyFault(fault, route, req, res, body);
         if (outcome !== 'continue') {
           logLine(method, pathname, `fault:${fault.type}`, started);
           return;
@@ -352,8 +358,25 @@ export function createSimServer<State>(vendor: SimVendor<State>, options: SimSer
     route: Route,
     req: IncomingMessage,
     res: ServerResponse,
+    body: Buffer,
   ): Promise<'continue' | 'answered'> {
     switch (fault.type) {
+      case 'echo': {
+        const echo = JSON.stringify({
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+          body: body.toString('utf8'),
+        });
+        const reply =
+          fault.into === 'errorId'
+            ? vendor.errorReply(fault.status, echo, 'echoed request')
+            : vendor.errorReply(fault.status, undefined, `invalid request: ${echo}`);
+        send(res, reply, vendor.contentType);
+        return 'answered';
+      }
+      case 'applyThenHang':
+        return 'answered';
       case 'delay':
         await sleep(fault.ms);
         return 'continue';

@@ -73,6 +73,11 @@ const envSchema = z.object({
   AUTH_JWKS_URL: optionalText.pipe(z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional()),
   AUTH_JWT_ISSUER: optionalText,
   AUTH_JWT_AUDIENCE: optionalText,
+  /** Longest accepted JWT lifetime, counted from `iat`; unset = only `exp` limits it. */
+  AUTH_JWT_MAX_AGE_S: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.coerce.number({ message: 'must be a number of seconds' }).int().min(1).max(31_536_000).optional(),
+  ),
   AUTH_ROLES_CLAIM: z
     .string()
     .regex(/^[A-Za-z0-9_:/.-]+$/, 'must be a claim name such as roles')
@@ -137,6 +142,8 @@ export interface AuthConfig {
         issuer: string | undefined;
         audience: string | undefined;
         rolesClaim: string;
+        /** AUTH_JWT_MAX_AGE_S: a token older than this (from `iat`), or without `iat`, is refused. */
+        maxAgeS: number | undefined;
       }
     | undefined;
   /** No client auth at all: every caller is an admin. Only by explicit choice (or outside production). */
@@ -329,6 +336,8 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
   const jwtConfigured = e.AUTH_JWT_SECRET !== undefined || e.AUTH_JWKS_URL !== undefined;
   if (!jwtConfigured && (e.AUTH_JWT_ISSUER !== undefined || e.AUTH_JWT_AUDIENCE !== undefined))
     problems.push('AUTH_JWT_ISSUER/AUTH_JWT_AUDIENCE need AUTH_JWT_SECRET or AUTH_JWKS_URL');
+  if (!jwtConfigured && e.AUTH_JWT_MAX_AGE_S !== undefined)
+    problems.push('AUTH_JWT_MAX_AGE_S needs AUTH_JWT_SECRET or AUTH_JWKS_URL');
   const anyAuth = apiKeys.length > 0 || jwtConfigured;
   if (e.NODE_ENV === 'production' && !anyAuth && !e.AUTH_DISABLED)
     problems.push(
@@ -394,6 +403,7 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
             issuer: e.AUTH_JWT_ISSUER,
             audience: e.AUTH_JWT_AUDIENCE,
             rolesClaim: e.AUTH_ROLES_CLAIM,
+            maxAgeS: e.AUTH_JWT_MAX_AGE_S,
           }
         : undefined,
       disabled: e.AUTH_DISABLED || !anyAuth,

@@ -7,6 +7,7 @@ import { createAxisSource, createLoaders, createNpmSource } from './loaders.js';
 import type { AxisSource, Loaders, NpmSource } from './loaders.js';
 import type { AxisClient } from './upstreams/axis/client.js';
 import type { NpmClient } from './upstreams/npm/client.js';
+import type { EntityLocks } from './stores/entity-lock.js';
 import type { CallContext } from './upstreams/http.js';
 import { RequestBudget } from './request-budget.js';
 import type { BudgetLimits } from './request-budget.js';
@@ -28,6 +29,13 @@ export interface GatewayRequestContext {
   axisAutoCommit: boolean;
   /** The gateway's one azureStatus poller (shared by every subscriber, not per request). */
   azureStatusFeed: AzureStatusFeed;
+  /** Per-entity write locks (shared by every request): a read-merge-write holds them throughout. */
+  locks: EntityLocks;
+  /** Set by useIdempotency for a mutation sent with an Idempotency-Key. */
+  idempotency?: {
+    /** An earlier attempt with this key ended with an unknown outcome: this one may meet its effect. */
+    retryOfUnknown: boolean;
+  };
 }
 
 /** Everything a resolver may use: Yoga's request context plus ours. */
@@ -43,6 +51,7 @@ export interface ContextDeps {
   /** Per request: upstream calls, entities in the answer, concurrent upstream calls. */
   requestBudget: BudgetLimits;
   azureStatusFeed: AzureStatusFeed;
+  locks: EntityLocks;
 }
 
 /** A caller's `x-request-id` is kept when it is short and printable; otherwise a new one is made. */
@@ -91,6 +100,7 @@ export function createContextFactory(
       axis: createAxisSource(deps.axis, hooks),
       axisAutoCommit: deps.axisAutoCommit,
       azureStatusFeed: deps.azureStatusFeed,
+      locks: deps.locks,
     };
   };
 }

@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import { maskError as yogaMaskError } from 'graphql-yoga';
 import { UpstreamError } from './upstreams/upstream-error.js';
 import type { UpstreamName } from './upstreams/upstream-error.js';
+import { quotesCredentials } from './secrecy.js';
 
 /**
  * The one place where failures become GraphQL errors. The upstream layer throws
@@ -36,6 +37,8 @@ export type ErrorCode =
   /** A subscription past MAX_SUBSCRIPTIONS_PER_CALLER or MAX_SUBSCRIPTIONS (429). */
   | 'SUBSCRIPTION_LIMIT_EXCEEDED'
   | 'IDEMPOTENCY_KEY_REUSED'
+  /** Another write to the same user or group held its lock past the bounded wait; nothing was changed. */
+  | 'ENTITY_BUSY'
   /** A documentId (or Apollo sha256Hash) that the persisted-operations manifest does not hold (400). */
   | 'PERSISTED_OPERATION_NOT_FOUND'
   /** A query text while PERSISTED_OPERATIONS_ONLY=true (400). */
@@ -70,6 +73,7 @@ const ERROR_CODES: ReadonlySet<string> = new Set(
     AUTH_RATE_LIMITED: true,
     SUBSCRIPTION_LIMIT_EXCEEDED: true,
     IDEMPOTENCY_KEY_REUSED: true,
+    ENTITY_BUSY: true,
     PERSISTED_OPERATION_NOT_FOUND: true,
     PERSISTED_OPERATION_REQUIRED: true,
     COST_LIMIT_EXCEEDED: true,
@@ -150,11 +154,13 @@ export function codeForUpstreamError(err: UpstreamError): ErrorCode {
 }
 
 /**
- * Upstream texts may echo request details; keep them short and free of URLs before a
- * client sees them. Bodies, headers and URLs are never copied into extensions.
+ * Upstream texts may echo request details. The upstream layer has already dropped any text
+ * holding a fragment of a secret (secrecy.ts); here a text that still reads like it quotes
+ * credentials is dropped too, and the rest is kept short and free of URLs before a client
+ * sees it. Bodies, headers and URLs are never copied into extensions.
  */
 export function sanitizeUpstreamText(text: string | undefined): string | undefined {
-  if (text === undefined) return undefined;
+  if (text === undefined || quotesCredentials(text)) return undefined;
   const clean = text
     .replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>')
     .replace(/bearer\s+\S+/gi, 'Bearer <redacted>')
@@ -221,12 +227,39 @@ export function codeOf(err: unknown): ErrorCode {
   return errorCodeOf(err) ?? 'INTERNAL_SERVER_ERROR';
 }
 
-/** Client-facing errors whose upstream call never left the gateway (for idempotency). */
-const NOTHING_APPLIED = new WeakSet<object>();
+/**
+ * What a failed write did upstream, as far as the gateway knows (for idempotency):
+ * - `not_applied`: nothing was changed (never sent, refused with a 4xx, or checked by the
+ *   gateway afterwards): a retry with the same key runs again;
+ * - `unknown`: the request left and no definite answer came back (timeout, reset, 5xx, an
+ *   unreadable success): not the key's final answer either; the retry runs again and the
+ *   resolvers settle it (a create is looked up by its unique name).
+ * Errors without an outcome (and successes) are final and replayed for the key's TTL.
+ */
+export type WriteOutcome = 'not_applied' | 'unknown';
 
-/** True when the error stands for an upstream call that was never sent (connect failure, circuit open, queue full). */
-export function isNothingApplied(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && NOTHING_APPLIED.has(error);
+const OUTCOMES = new WeakMap<object, WriteOutcome>();
+
+export function markOutcome<E extends object>(error: E, outcome: WriteOutcome): E {
+  OUTCOMES.set(error, outcome);
+  return error;
+}
+
+/** An upstream failure's outcome, from what happened on the wire. */
+export function upstreamOutcome(err: UpstreamError): WriteOutcome {
+  if (err.details.notSent === true) return 'not_applied';
+  if (err.failure === 'http') return (err.status ?? 0) >= 500 ? 'unknown' : 'not_applied';
+  return 'unknown';
+}
+
+/** The outcome an error stands for (marked on it, on its original error, or read off an UpstreamError). */
+export function outcomeOf(error: unknown): WriteOutcome | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const marked = OUTCOMES.get(error);
+  if (marked !== undefined) return marked;
+  if (error instanceof UpstreamError) return upstreamOutcome(error);
+  const original = (error as { originalError?: unknown }).originalError;
+  return original === undefined || original === error ? undefined : outcomeOf(original);
 }
 
 /**
@@ -247,7 +280,7 @@ export function maskError(error: unknown, message: string): Error {
       path: located?.path,
       extensions: mapped.extensions,
     });
-    if (original.details.notSent === true) NOTHING_APPLIED.add(masked);
+    markOutcome(masked, upstreamOutcome(original));
     return masked;
   }
   // Our own GatewayErrors (and graphql-js validation errors) are meant for the client.

@@ -39,6 +39,7 @@ import { resolvers } from './resolvers/index.js';
 import { readSchemaSdl } from './schema.js';
 import type { IdempotencyStore } from './stores/idempotency.js';
 import type { RateLimitStore } from './stores/rate-limit.js';
+import type { EntityLocks } from './stores/entity-lock.js';
 import type { Upstreams } from './upstreams/index.js';
 import { createYogaLogging } from './yoga-logging.js';
 
@@ -47,6 +48,8 @@ export interface GatewayStores {
   /** Undefined when RATE_LIMIT_RPS=0 (no rate limit). */
   rateLimit: RateLimitStore | undefined;
   idempotency: IdempotencyStore;
+  /** Per-entity write locks: a read-merge-write of a user or group holds them throughout. */
+  entityLocks: EntityLocks;
 }
 
 /** Everything the gateway runs on, built once by composeGateway (src/server.ts). */
@@ -123,6 +126,7 @@ export function createGateway({
         requestTimeoutMs: config.resilience.requestTimeoutMs,
         requestBudget: config.requestBudget,
         azureStatusFeed,
+        locks: stores.entityLocks,
       },
       requestIds,
       traces,

@@ -306,6 +306,8 @@ export type AxisSource = Pick<
   AxisClient,
   | 'getUser'
   | 'getGroup'
+  | 'listUsers'
+  | 'listGroups'
   | 'createUser'
   | 'updateUser'
   | 'deleteUser'
@@ -320,6 +322,9 @@ export function createAxisSource(axis: AxisClient, hooks: LoaderHooks): AxisSour
     // Around the loaders on purpose: a read-merge-write starts from the IdP's current copy.
     getUser: (id, call) => axis.getUser(id, call),
     getGroup: (id, call) => axis.getGroup(id, call),
+    // Also around the loaders: settling an unknown write looks for its effect (Mutation.ts).
+    listUsers: (page, call) => axis.listUsers(page, call),
+    listGroups: (page, call) => axis.listGroups(page, call),
     async createUser(user, call) {
       const created = await axis.createUser(user, call);
       hooks.afterUserWrite(created);
@@ -356,10 +361,15 @@ export function createAxisSource(axis: AxisClient, hooks: LoaderHooks): AxisSour
 }
 
 /** The NPM client's writes as a request's resolvers see them: each one makes the next NPM read go to the appliance. */
-export type NpmSource = Pick<NpmClient, 'setSyncEnabled' | 'syncNow' | 'upsertAccounts' | 'deleteAccounts'>;
+export type NpmSource = Pick<
+  NpmClient,
+  'getStatus' | 'setSyncEnabled' | 'syncNow' | 'upsertAccounts' | 'deleteAccounts'
+>;
 
 export function createNpmSource(npm: NpmClient, hooks: LoaderHooks): NpmSource {
   return {
+    // Around the loaders: settling an unknown toggle reads the appliance's status afresh.
+    getStatus: (call) => npm.getStatus(call),
     async setSyncEnabled(enabled, call) {
       await npm.setSyncEnabled(enabled, call);
       hooks.afterNpmWrite();

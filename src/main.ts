@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from './config.js';
 import type { GatewayConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { configSecrets } from './secrecy.js';
 import { startGateway } from './server.js';
 
 /** Entry point: config -> logger -> startGateway (composeGateway in server.ts wires the singletons) -> listen; signals. */
@@ -16,7 +17,8 @@ try {
   throw err;
 }
 
-const logger = createLogger(config.logLevel);
+// The configuration's secrets are scrubbed from every line, whatever a later change logs.
+const logger = createLogger(config.logLevel, undefined, { secrets: configSecrets(config) });
 const running = await startGateway(config, logger).catch((err: unknown) => {
   logger.fatal({ err }, 'gateway failed to start');
   process.exit(1);

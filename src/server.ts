@@ -12,6 +12,7 @@ import { createMetrics } from './metrics.js';
 import type { GatewayMetrics } from './metrics.js';
 import { MemoryIdempotencyStore } from './stores/idempotency.js';
 import { MemoryRateLimitStore } from './stores/rate-limit.js';
+import { MemoryEntityLocks } from './stores/entity-lock.js';
 import { startTracing } from './tracing.js';
 import type { Tracing } from './tracing.js';
 import { createUpstreams } from './upstreams/index.js';
@@ -54,6 +55,12 @@ function createStores(config: GatewayConfig): GatewayStores {
     idempotency: new MemoryIdempotencyStore({
       ttlMs: config.idempotencyTtlMs,
       runningTtlMs: config.resilience.requestTimeoutMs + 5_000,
+    }),
+    // A writer waits at most one request timeout; a holder keeps its keys no longer than that
+    // plus a margin (its own upstream calls end at its request deadline).
+    entityLocks: new MemoryEntityLocks({
+      maxWaitMs: config.resilience.requestTimeoutMs,
+      leaseMs: config.resilience.requestTimeoutMs + 5_000,
     }),
   };
 }

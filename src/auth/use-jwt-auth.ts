@@ -15,10 +15,55 @@ function jwtHeader(token: string): { alg?: unknown; kid?: unknown } | undefined 
 }
 
 /**
+ * Why a verified token's lifetime is not acceptable, or undefined when it is. A token without
+ * `exp` would never expire, so it is refused; with AUTH_JWT_MAX_AGE_S a token issued longer
+ * ago than that (from `iat`), or without `iat`, is refused too, whatever its `exp` says.
+ */
+function jwtLifetimeProblem(
+  payload: Record<string, unknown>,
+  maxAgeS: number | undefined,
+  nowS = Date.now() / 1000,
+): string | undefined {
+  if (typeof payload['exp'] !== 'number') return 'no exp';
+  if (maxAgeS === undefined) return undefined;
+  const iat = payload['iat'];
+  if (typeof iat !== 'number') return 'no iat';
+  if (nowS - iat > maxAgeS) return 'older than AUTH_JWT_MAX_AGE_S';
+  return undefined;
+}
+
+/**
  * JWT verification (@graphql-yoga/plugin-jwt) for the configured keys, ahead of useClientAuth,
- * which reads the verified payload. Undefined when no JWT key is configured or auth is off.
+ * which reads the verified payload. A verified token whose lifetime is not acceptable
+ * (jwtLifetimeProblem) is dropped from the context before useClientAuth looks, so it is
+ * refused like any invalid credential (UNAUTHENTICATED). Undefined when no JWT key is
+ * configured or auth is off.
  */
 export function useJwtAuth(auth: AuthConfig): Plugin | undefined {
+  const verify = useJwtVerification(auth);
+  const jwt = auth.jwt;
+  if (verify === undefined || jwt === undefined) return undefined;
+  const lifetime: Plugin = {
+    // Between the JWT plugin's onRequestParse (which verifies) and useClientAuth's (which reads).
+    onRequestParse({ serverContext }) {
+      const ctx = serverContext as Record<string, unknown>;
+      const verified = ctx['jwt'] as { payload?: unknown } | undefined;
+      const payload = verified?.payload;
+      if (payload === undefined) return;
+      if (typeof payload !== 'object' || payload === null) ctx['jwt'] = undefined;
+      else if (jwtLifetimeProblem(payload as Record<string, unknown>, jwt.maxAgeS) !== undefined)
+        ctx['jwt'] = undefined;
+    },
+  };
+  return {
+    onPluginInit({ addPlugin }) {
+      addPlugin(verify);
+      addPlugin(lifetime);
+    },
+  };
+}
+
+function useJwtVerification(auth: AuthConfig): Plugin | undefined {
   const jwt = auth.jwt;
   if (auth.disabled || jwt === undefined) return undefined;
   // A token with a `kid` is checked against the JWKS, one without against the shared secret

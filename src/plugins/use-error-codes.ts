@@ -9,6 +9,7 @@ import type {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { isGraphQLError } from '../errors.js';
+import { SecretSet, secretsInBody } from '../secrecy.js';
 import type { ErrorCode } from '../errors.js';
 
 /**
@@ -158,6 +159,18 @@ function variableNode(document: DocumentNode, operationName: string | null | und
   return getOperationAST(document, operationName)?.variableDefinitions?.find((d) => d.variable.name.value === name);
 }
 
+function withoutSecretValues(error: GraphQLError, secrets: SecretSet): GraphQLError {
+  if (!secrets.leaksInto(error.message)) return error;
+  return new GraphQLError(secrets.scrub(error.message), {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: error.extensions,
+  });
+}
+
 export function useErrorCodes(): Plugin {
   return {
     onResultProcess({ result, setResult }) {
@@ -218,6 +231,11 @@ export function useErrorCodes(): Plugin {
                 : e;
               return withCode(located, 'BAD_USER_INPUT') as GraphQLError;
             });
+            // graphql-js prints the invalid value in the message, secret fields included
+            // (`got invalid value { ..., appPassword: "..." }`): every run of a secret the
+            // variables carry is removed before the caller (or a log line) sees it.
+            const secrets = new SecretSet(secretsInBody(args.variableValues ?? {}));
+            if (secrets.size > 0) errors = errors.map((e) => withoutSecretValues(e, secrets));
           }
           if (errors !== result.errors) setResult({ ...result, errors });
         },

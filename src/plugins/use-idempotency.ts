@@ -5,7 +5,7 @@ import type { ExecutionResult } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
 import type { Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
-import { isNothingApplied } from '../errors.js';
+import { outcomeOf } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import type { IdempotencyStore, StoredResult } from '../stores/idempotency.js';
 
@@ -46,11 +46,21 @@ function fromStored(stored: StoredResult, query: string | undefined): ExecutionR
   return { data: stored.data as ExecutionResult['data'], ...(errors ? { errors } : {}) };
 }
 
-/** Nothing happened upstream: no root field has data and every error says the call never left. */
-function nothingApplied(result: ExecutionResult): boolean {
+/**
+ * Whether a response is the key's final answer. Data is; so is an error the gateway knows
+ * to be final (a refused input, a conflict). Not final: every error says nothing was
+ * applied (`not_applied`: a retry runs again), or some error's outcome is unknown (the
+ * request left and no definite answer came back: a retry runs again and settles it).
+ */
+function finality(result: ExecutionResult): 'final' | 'not_applied' | 'unknown' {
   const data = result.data as Record<string, unknown> | null | undefined;
-  if (data && Object.values(data).some((v) => v !== null)) return false;
-  return (result.errors ?? []).length > 0 && (result.errors ?? []).every(isNothingApplied);
+  if (data && Object.values(data).some((v) => v !== null)) return 'final';
+  const errors = result.errors ?? [];
+  if (errors.length === 0) return 'final';
+  const outcomes = errors.map(outcomeOf);
+  if (outcomes.every((o) => o === 'not_applied')) return 'not_applied';
+  if (outcomes.some((o) => o === 'unknown')) return 'unknown';
+  return 'final';
 }
 
 export interface IdempotencyOptions {
@@ -64,8 +74,11 @@ export interface IdempotencyOptions {
  * gets the first response again (`Idempotent-Replayed: true`) without running anything;
  * the same key with other content is refused (IDEMPOTENCY_KEY_REUSED, 422); a repeat while
  * the first is still running waits for it. A double-click or a network retry can then never
- * create two users. Outcomes that provably did nothing upstream are not kept, so a retry
- * with the same key after "unreachable" runs for real.
+ * create two users. Only final answers are kept (successes, and refusals such as a conflict
+ * or invalid input): an outcome that provably did nothing upstream, or whose effect is
+ * unknown (sent, then a timeout, reset or 5xx), is not, so a retry with the same key runs
+ * again, and the resolvers settle an unknown effect (a create is looked up by its unique
+ * name, a PUT read back).
  */
 export function useIdempotency({ store, principals }: IdempotencyOptions): Plugin {
   const claimed = new WeakMap<Request, string>();
@@ -110,6 +123,9 @@ export function useIdempotency({ store, principals }: IdempotencyOptions): Plugi
           }
           if (claim.state === 'new') {
             claimed.set(request, scope);
+            (args.contextValue as { idempotency?: { retryOfUnknown: boolean } }).idempotency = {
+              retryOfUnknown: claim.retryOfUnknown === true,
+            };
             return;
           }
           if (claim.state === 'done') {
@@ -134,7 +150,9 @@ export function useIdempotency({ store, principals }: IdempotencyOptions): Plugi
       if (scope === undefined) return;
       claimed.delete(request);
       const single = Array.isArray(result) ? result[0] : result;
-      if (single === undefined || isAsyncIterable(single) || nothingApplied(single)) return store.release(scope);
+      if (single === undefined || isAsyncIterable(single)) return store.release(scope);
+      const final = finality(single);
+      if (final !== 'final') return store.release(scope, final);
       return store.complete(scope, toStored(single));
     },
     onResponse({ request, response }) {

@@ -18,8 +18,12 @@ export interface StoredResult {
 }
 
 export type Claim =
-  /** First use of the key: run the operation, then `complete` or `release`. */
-  | { state: 'new' }
+  /**
+   * Run the operation, then `complete` or `release`: the first use of the key, or a retry
+   * after an attempt whose outcome stayed unknown (`retryOfUnknown`: it may meet that
+   * attempt's effect, e.g. its own create).
+   */
+  | { state: 'new'; retryOfUnknown?: boolean }
   /** Same key, same request, already answered. */
   | { state: 'done'; result: StoredResult }
   /** Same key, different request: refuse. */
@@ -30,14 +34,21 @@ export type Claim =
 export interface IdempotencyStore {
   claim(scope: string, fingerprint: string): Promise<Claim>;
   complete(scope: string, result: StoredResult): Promise<void>;
-  /** Forget a claim whose operation did nothing, so a retry with the same key runs it. */
-  release(scope: string): Promise<void>;
+  /**
+   * The operation has no final answer: it did nothing (`not_applied`: the key is forgotten),
+   * or its outcome is unknown (`unknown`: the key stays bound to this request's fingerprint
+   * for the TTL, so other content is still refused, but the next try runs it again).
+   * Either way a retry with the same key runs the operation.
+   */
+  release(scope: string, outcome?: 'not_applied' | 'unknown'): Promise<void>;
 }
 
 interface Entry {
   fingerprint: string;
   expiresAt: number;
   result: StoredResult | undefined;
+  /** The last run ended with an unknown outcome; nobody runs it now. */
+  unknown: boolean;
   settled: Promise<void>;
   settle: () => void;
 }
@@ -72,20 +83,29 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     if (existing !== undefined && existing.expiresAt > now) {
       if (existing.fingerprint !== fingerprint) return Promise.resolve({ state: 'mismatch' });
       if (existing.result !== undefined) return Promise.resolve({ state: 'done', result: existing.result });
-      return Promise.resolve({ state: 'running', settled: existing.settled });
+      if (!existing.unknown) return Promise.resolve({ state: 'running', settled: existing.settled });
+      // Unknown outcome: this try runs it (and settles it); later ones wait for this one.
+      this.entries.delete(scope);
+      this.entries.set(scope, this.running(fingerprint, now));
+      return Promise.resolve({ state: 'new', retryOfUnknown: true });
     }
     if (existing !== undefined) this.drop(scope, existing);
     this.sweep(now);
+    this.entries.set(scope, this.running(fingerprint, now));
+    return Promise.resolve({ state: 'new' });
+  }
+
+  private running(fingerprint: string, now: number): Entry {
     let settle!: () => void;
     const settled = new Promise<void>((resolve) => (settle = resolve));
-    this.entries.set(scope, {
+    return {
       fingerprint,
       expiresAt: now + this.options.runningTtlMs,
       result: undefined,
+      unknown: false,
       settled,
       settle,
-    });
-    return Promise.resolve({ state: 'new' });
+    };
   }
 
   complete(scope: string, result: StoredResult): Promise<void> {
@@ -101,9 +121,18 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return Promise.resolve();
   }
 
-  release(scope: string): Promise<void> {
+  release(scope: string, outcome: 'not_applied' | 'unknown' = 'not_applied'): Promise<void> {
     const entry = this.entries.get(scope);
-    if (entry !== undefined && entry.result === undefined) this.drop(scope, entry);
+    if (entry === undefined || entry.result !== undefined || entry.unknown) return Promise.resolve();
+    if (outcome === 'not_applied') {
+      this.drop(scope, entry);
+      return Promise.resolve();
+    }
+    entry.unknown = true;
+    entry.expiresAt = this.now() + this.options.ttlMs;
+    this.entries.delete(scope);
+    this.entries.set(scope, entry);
+    entry.settle();
     return Promise.resolve();
   }
 

@@ -15,6 +15,7 @@ import { parseRetryAfter, retryDelay } from './retry-policy.js';
 import type { RetryOptions } from './retry-policy.js';
 import { UpstreamError } from './upstream-error.js';
 import type { UpstreamName } from './upstream-error.js';
+import { SecretSet, secretsInBody, secretsInHeaders, withoutSecrets } from '../secrecy.js';
 
 /**
  * The only place that speaks HTTP to an upstream: one keep-alive undici Pool per upstream,
@@ -63,6 +64,12 @@ export interface UpstreamHttpOptions {
   tracing?: Tracing;
   /** Largest response body accepted; a bigger one is UPSTREAM_BAD_RESPONSE, not an out-of-memory crash. */
   maxBodyBytes?: number;
+  /**
+   * The gateway's own credentials (configSecrets): an upstream error text or id holding a
+   * fragment of one, or of a secret this call sent (its auth header, its body's secret
+   * fields), is dropped before the UpstreamError is made (see secrecy.ts).
+   */
+  secrets?: SecretSet;
 }
 
 /** Generous for the largest page (1000 users with their groups is well under 2 MiB). */
@@ -285,9 +292,10 @@ export class UpstreamHttp {
         parsed = undefined;
       }
       const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined;
+      const sent = new SecretSet([...secretsInHeaders(req.headers), ...secretsInBody(req.body)]);
       throw new UpstreamError('http', this.upstream, {
         status,
-        ...this.options.parseErrorBody(parsed),
+        ...withoutSecrets(this.options.parseErrorBody(parsed), sent, this.options.secrets ?? sent),
         ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
       });
     }

@@ -9,6 +9,7 @@ import type { Tracing } from '../tracing.js';
 import { createNpmTokenSource } from './npm/auth.js';
 import { NpmClient } from './npm/client.js';
 import { parseNpmErrorBody } from './npm/types.js';
+import { configSecrets } from '../secrecy.js';
 
 export interface Upstreams {
   npm: NpmClient;
@@ -40,6 +41,7 @@ export function createUpstreams(config: GatewayConfig, logger: Logger, hooks: Up
     breakerThreshold: r.breakerThreshold,
     breakerHalfOpenMs: r.breakerHalfOpenMs,
   };
+  const secrets = configSecrets(config);
   const npmHttp = new UpstreamHttp({
     upstream: 'npm',
     baseUrl: config.npm.baseUrl,
@@ -47,6 +49,7 @@ export function createUpstreams(config: GatewayConfig, logger: Logger, hooks: Up
     resilience,
     logger,
     parseErrorBody: parseNpmErrorBody,
+    secrets,
     tls: { rejectUnauthorized: config.npm.tlsRejectUnauthorized, ca: config.npm.ca },
     onCall,
     ...(tracing ? { tracing } : {}),
@@ -58,6 +61,7 @@ export function createUpstreams(config: GatewayConfig, logger: Logger, hooks: Up
     resilience,
     logger,
     parseErrorBody: parseAxisErrorBody,
+    secrets,
     onCall,
     ...(tracing ? { tracing } : {}),
   });

@@ -61,6 +61,8 @@ export interface StackOptions {
   axis?: AxisSimulatorOptions;
   /** OpenTelemetry tracing (a test's in-memory exporter); off by default, as in production. */
   tracing?: Tracing;
+  /** The gateway logger's level; `trace` by default. */
+  logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error';
 }
 
 /**
@@ -88,7 +90,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     RATE_LIMIT_RPS: '0',
     ...options.env,
   });
-  const logger = createLogger('trace', { write: (line: string) => void logs.push(line) });
+  const logger = createLogger(options.logLevel ?? 'trace', { write: (line: string) => void logs.push(line) });
   const { gateway, upstreams, metrics, azureStatusFeed } = composeGateway(config, logger, {
     ...(options.tracing ? { tracing: options.tracing } : {}),
   });

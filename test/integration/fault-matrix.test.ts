@@ -8,14 +8,18 @@ import type { GraphQLResponse, Stack, StackOptions } from '../helpers/stack.js';
  * upstreams and against the mutation whose upstream route the fault hits. Each row runs on
  * its own stack and proves, from the simulators' side (request counts and state), the error
  * code, the partial data, how often the route was called (retried or not) and how many
- * writes were applied; then that a client retry with the same Idempotency-Key replays the
- * outcome without any upstream call, and that the gateway still serves a clean query.
+ * writes were applied; then what a client retry with the same Idempotency-Key gets once the
+ * fault is gone: a final answer (a success, a refusal) is replayed without any upstream call;
+ * an answer that is not final (nothing was applied, or the outcome stayed unknown) is not
+ * kept, so the retry runs again and the write lands exactly once; and that the gateway
+ * still serves a clean query.
  *
  * A note on "writes applied": the simulators apply every fault before the vendor handler
  * runs (simulators/sim-server.ts: count -> body -> latency -> fault -> handler), so a
  * faulted write is never applied there. A real upstream may have applied a write whose
  * answer was lost (reset after sending, hang, malformed 200), which is why the gateway never
- * repeats such a write and keeps the error under the Idempotency-Key.
+ * repeats such a write blindly: it settles it by reading afterwards (a create looked up by
+ * userName, a PUT read back) and answers NOT_APPLIED when it was not applied.
  */
 
 const BOTH = '{ azureStatus { state } users(pageSize: 5) { totalRecords nodes { id } } }';
@@ -68,6 +72,12 @@ interface Row {
   /** Lower bound of the response time, for rows whose correctness is a wait (Retry-After). */
   minMs?: number;
   extensions?: Record<string, unknown>;
+  /**
+   * Mutations: what the same request with the same Idempotency-Key does once the fault is
+   * gone. `replayed`: the first answer was final. `runs`: it was not (nothing applied, or an
+   * unknown outcome), so it runs again; `writesAfter` is what the simulators then hold.
+   */
+  retry?: { kind: 'replayed' } | { kind: 'runs'; writesAfter: number };
 }
 
 const NPM_OK = { azureStatus: { state: 'SYNC_SUCCEEDED' } };
@@ -105,8 +115,11 @@ const ROWS: Row[] = [
     variables: { input: NEW_USER },
     code: 'UPSTREAM_UNAVAILABLE',
     data: null,
-    calls: { 'axis:users.create': 1 },
+    // The POST left before the reset: not repeated, but settled by looking the userName up.
+    calls: { 'axis:users.create': 1, 'axis:users.list': 1 },
     writes: { measure: WRITES.createUser, expected: 0 },
+    extensions: { outcome: 'NOT_APPLIED' },
+    retry: { kind: 'runs', writesAfter: 1 },
   },
   {
     fault: 'connection reset',
@@ -115,9 +128,13 @@ const ROWS: Row[] = [
     document: UPDATE_USER,
     code: 'UPSTREAM_UNAVAILABLE',
     data: null,
-    // The PUT left the gateway before the reset: it may have been applied, so it is not repeated.
-    calls: { 'axis:users.get': 1, 'axis:users.update': 1 },
+    // The PUT left the gateway before the reset: it may have been applied, so it is not
+    // repeated; it is read back instead (reads: the lock's first read, the fresh one inside
+    // the lock, the read-back).
+    calls: { 'axis:users.get': 3, 'axis:users.update': 1 },
     writes: { measure: WRITES.updateUser, expected: 0 },
+    extensions: { outcome: 'NOT_APPLIED' },
+    retry: { kind: 'runs', writesAfter: 1 },
   },
   // ---- 500 --------------------------------------------------------------------------------
   {
@@ -139,6 +156,8 @@ const ROWS: Row[] = [
     data: null,
     calls: { 'npm:authCodes.put': 1 },
     writes: { measure: WRITES.upsertAccount, expected: 0 },
+    // Unknown (the app password cannot be read back) and not kept: the idempotent PUT runs again.
+    retry: { kind: 'runs', writesAfter: 1 },
   },
   // ---- 503 with Retry-After: 1 -----------------------------------------------------------
   {
@@ -178,8 +197,10 @@ const ROWS: Row[] = [
     variables: { input: NEW_USER },
     code: 'UPSTREAM_ERROR',
     data: null,
-    calls: { 'axis:users.create': 1 },
+    calls: { 'axis:users.create': 1, 'axis:users.list': 1 },
     writes: { measure: WRITES.createUser, expected: 0 },
+    extensions: { outcome: 'NOT_APPLIED' },
+    retry: { kind: 'runs', writesAfter: 1 },
   },
   // ---- 429 ----------------------------------------------------------------------------------
   {
@@ -207,8 +228,10 @@ const ROWS: Row[] = [
     document: UPDATE_USER,
     code: 'UPSTREAM_RATE_LIMITED',
     data: null,
-    calls: { 'axis:users.get': 1, 'axis:users.update': 1 },
+    calls: { 'axis:users.get': 2, 'axis:users.update': 1 },
     writes: { measure: WRITES.updateUser, expected: 0 },
+    extensions: { outcome: 'NOT_APPLIED' },
+    retry: { kind: 'runs', writesAfter: 1 },
   },
   {
     fault: '429 Retry-After: 1 ×1',
@@ -235,7 +258,8 @@ const ROWS: Row[] = [
     data: null,
     calls: { 'npm:syncStatus.put': 1 },
     writes: { measure: WRITES.disableSync, expected: 0 },
-    extensions: { upstream: 'npm', upstreamStatus: 429, retryAfterSeconds: 1 },
+    extensions: { upstream: 'npm', upstreamStatus: 429, retryAfterSeconds: 1, outcome: 'NOT_APPLIED' },
+    retry: { kind: 'runs', writesAfter: 1 },
   },
   // ---- hang (no answer; UPSTREAM_TIMEOUT_MS=750 per attempt) ------------------------------
   // Each attempt lasts the full UPSTREAM_TIMEOUT_MS: the gateway's own timer is exact
@@ -267,9 +291,11 @@ const ROWS: Row[] = [
     variables: { input: NEW_USER },
     code: 'UPSTREAM_TIMEOUT',
     data: null,
-    calls: { 'axis:users.create': 1 },
+    calls: { 'axis:users.create': 1, 'axis:users.list': 1 },
     minMs: 750,
     writes: { measure: WRITES.createUser, expected: 0 },
+    extensions: { outcome: 'NOT_APPLIED' },
+    retry: { kind: 'runs', writesAfter: 1 },
   },
   // ---- malformed JSON / wrong shape on a 200 -------------------------------------------------
   {
@@ -291,6 +317,7 @@ const ROWS: Row[] = [
     // The read-merge-write stops at the unreadable read: no PUT is sent.
     calls: { 'axis:users.get': 1 },
     writes: { measure: WRITES.updateUser, expected: 0 },
+    retry: { kind: 'runs', writesAfter: 1 },
   },
   {
     fault: 'wrong shape',
@@ -300,8 +327,10 @@ const ROWS: Row[] = [
     variables: { input: NEW_USER },
     code: 'UPSTREAM_BAD_RESPONSE',
     data: null,
-    calls: { 'axis:users.create': 1 },
+    calls: { 'axis:users.create': 1, 'axis:users.list': 1 },
     writes: { measure: WRITES.createUser, expected: 0 },
+    extensions: { outcome: 'NOT_APPLIED' },
+    retry: { kind: 'runs', writesAfter: 1 },
   },
   // ---- expired NPM token mid-run -------------------------------------------------------------
   {
@@ -324,6 +353,7 @@ const ROWS: Row[] = [
     // A 401 means the appliance refused before doing anything, so even the POST is sent again, once.
     calls: { 'npm:token.post': 1, 'npm:sync.post': 2, 'npm:status.get': 1 },
     writes: { measure: WRITES.syncNow, expected: 1 },
+    retry: { kind: 'replayed' },
   },
   // ---- read-only Axis token ----------------------------------------------------------------
   {
@@ -347,7 +377,9 @@ const ROWS: Row[] = [
     data: null,
     calls: { 'axis:users.create': 1 },
     writes: { measure: WRITES.createUser, expected: 0 },
-    extensions: { upstream: 'axis', upstreamStatus: 401 },
+    // Refused before anything was done: not kept, and the retry meets the same token.
+    extensions: { upstream: 'axis', upstreamStatus: 401, outcome: 'NOT_APPLIED' },
+    retry: { kind: 'runs', writesAfter: 0 },
   },
   {
     fault: 'read-only Axis token (403)',
@@ -357,9 +389,10 @@ const ROWS: Row[] = [
     document: UPDATE_USER,
     code: 'UPSTREAM_AUTH_FAILED',
     data: null,
-    calls: { 'axis:users.get': 1, 'axis:users.update': 1 },
+    calls: { 'axis:users.get': 2, 'axis:users.update': 1 },
     writes: { measure: WRITES.updateUser, expected: 0 },
-    extensions: { upstream: 'axis', upstreamStatus: 403 },
+    extensions: { upstream: 'axis', upstreamStatus: 403, outcome: 'NOT_APPLIED' },
+    retry: { kind: 'runs', writesAfter: 0 },
   },
 ];
 
@@ -447,16 +480,25 @@ describe('fault matrix: each fault against a two-upstream query and the mutation
       if (row.minMs !== undefined) expect(elapsed).toBeGreaterThanOrEqual(row.minMs - 50);
 
       if (mutation) {
-        // The client retries with the same key once the fault is gone: the first outcome is
-        // replayed, nothing reaches an upstream, and nothing is written a second time.
+        // The client retries with the same key once the fault is gone.
         clearFaults(s);
         s.resetCounts();
         const again = await s.gql(row.document, row.variables, key);
-        expect(again.headers['idempotent-replayed']).toBe('true');
-        expect(again.status).toBe(res.status);
-        expect(withoutLocations(again.body)).toEqual(withoutLocations(res.body));
-        expect(routeCalls(s)).toEqual({});
-        if (row.writes) expect(row.writes.measure(s)).toBe(row.writes.expected);
+        const retry = row.retry ?? { kind: 'replayed' };
+        if (retry.kind === 'replayed') {
+          // A final answer: replayed, nothing reaches an upstream, nothing is written again.
+          expect(again.headers['idempotent-replayed']).toBe('true');
+          expect(again.status).toBe(res.status);
+          expect(withoutLocations(again.body)).toEqual(withoutLocations(res.body));
+          expect(routeCalls(s)).toEqual({});
+          if (row.writes) expect(row.writes.measure(s)).toBe(row.writes.expected);
+        } else {
+          // Not final: the key did not keep it, the write runs again and lands exactly once.
+          expect(again.headers['idempotent-replayed']).toBeUndefined();
+          expect(Object.keys(routeCalls(s)).length).toBeGreaterThan(0);
+          expect(row.writes?.measure(s)).toBe(retry.writesAfter);
+          if (retry.writesAfter > 0) expect(again.body.errors).toBeUndefined();
+        }
       }
       await expectHealthy(s);
     });
@@ -653,12 +695,13 @@ describe('Idempotency-Key replay fidelity', () => {
   // The documented contract is "the first response replayed".
   it('a replayed failure is the first response as sent, error locations included', async () => {
     await withWarmStack({}, async (s) => {
-      s.axisSim.addFault({ route: 'users.create', action: { type: 'reset' } });
+      // A final failure (only final answers are kept): the gateway's own input check.
       const key = { 'Idempotency-Key': 'replay-fidelity' };
-      const first = await s.gql(CREATE_USER, { input: NEW_USER }, key);
-      expect(codes(first)).toEqual(['UPSTREAM_UNAVAILABLE']);
+      const invalid = { input: { ...NEW_USER, email: 'not-an-email' } };
+      const first = await s.gql(CREATE_USER, invalid, key);
+      expect(codes(first)).toEqual(['BAD_USER_INPUT']);
       expect(first.body.errors?.[0]).toHaveProperty('locations');
-      const again = await s.gql(CREATE_USER, { input: NEW_USER }, key);
+      const again = await s.gql(CREATE_USER, invalid, key);
       expect(again.headers['idempotent-replayed']).toBe('true');
       expect(again.body).toEqual(first.body);
     });

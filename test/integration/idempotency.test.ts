@@ -91,14 +91,55 @@ describe('Idempotency-Key on mutations', () => {
     });
   });
 
-  it('failed outcomes are replayed too (the write may have happened), except when nothing was sent', async () => {
+  it('a failure whose outcome is unknown (sent, then 500) is not kept: the retry runs and settles it', async () => {
     stack.axisSim.addFault({ route: 'users.create', times: 1, action: { type: 'error', status: 500 } });
     const first = await stack.gql(CREATE, user('idem.fail'), key('k-fail'));
     expect(codes(first)).toEqual(['UPSTREAM_ERROR']);
+    // The gateway looked the userName up: not created, and it says so.
+    expect(first.body.errors?.[0]?.extensions?.['outcome']).toBe('NOT_APPLIED');
+    expect(stack.calls()['axis:users.list']).toBe(1);
     const again = await stack.gql(CREATE, user('idem.fail'), key('k-fail'));
-    expect(again.headers['idempotent-replayed']).toBe('true');
-    expect(again.body).toEqual(first.body);
+    expect(again.headers['idempotent-replayed']).toBeUndefined();
+    expect(again.body.errors).toBeUndefined();
+    expect(stack.calls()['axis:users.create']).toBe(2);
+    expect(created('idem.fail')).toBe(1);
+    // Now final: replayed.
+    const third = await stack.gql(CREATE, user('idem.fail'), key('k-fail'));
+    expect(third.headers['idempotent-replayed']).toBe('true');
+    expect(third.body).toEqual(again.body);
+    expect(stack.calls()['axis:users.create']).toBe(2);
+  });
+
+  it('a create applied upstream whose answer was lost is found by userName and answered as created', async () => {
+    stack.axisSim.addFault({ route: 'users.create', times: 1, action: { type: 'applyThenHang' } });
+    const first = await stack.gql(CREATE, user('idem.lost'), key('k-lost'));
+    expect(first.body.errors).toBeUndefined();
+    const id = (first.body.data?.['createUser'] as { id: string }).id;
+    expect(
+      stack.axisSim
+        .state()
+        .users.filter((u) => u.userName === 'idem.lost')
+        .map((u) => u.id),
+    ).toEqual([id]);
     expect(stack.calls()['axis:users.create']).toBe(1);
+    expect(stack.logs.some((l) => l.includes('write settled by lookup') && l.includes('"applied":true'))).toBe(true);
+  });
+
+  it('a retry of an unknown outcome that meets its own create (CONFLICT) answers it as created', async () => {
+    // The first try's create applies and is lost, and so is the lookup: the outcome stays unknown.
+    stack.axisSim.addFault({ route: 'users.create', times: 1, action: { type: 'applyThenHang' } });
+    stack.axisSim.addFault({ route: 'users.list', times: 3, action: { type: 'error', status: 503 } });
+    const first = await stack.gql(CREATE, user('idem.own'), key('k-own'));
+    expect(codes(first)).toEqual(['UPSTREAM_TIMEOUT']);
+    expect(first.body.errors?.[0]?.extensions?.['outcome']).toBeUndefined();
+    stack.axisSim.clearFaults();
+    const again = await stack.gql(CREATE, user('idem.own'), key('k-own'));
+    expect(again.headers['idempotent-replayed']).toBeUndefined();
+    expect(again.body.errors).toBeUndefined();
+    expect(created('idem.own')).toBe(1);
+    // The same key with other content is still refused while the outcome was open.
+    const other = await stack.gql(CREATE, user('idem.other'), key('k-own'));
+    expect(codes(other)).toEqual(['IDEMPOTENCY_KEY_REUSED']);
   });
 
   it('after "unreachable" before sending (connection refused), the same key runs for real', async () => {

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/logger.js';
+import { SecretSet, secretsInBody, secretsInHeaders, withoutSecrets } from '../../src/secrecy.js';
+import { UpstreamError } from '../../src/upstreams/upstream-error.js';
+
+const PASSWORD = 'Zq81-app-password-x7Hd';
+const KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAB3NzaC1yc2EAAAADAQAB\n-----END OPENSSH PRIVATE KEY-----';
+
+describe('SecretSet', () => {
+  const secrets = new SecretSet([PASSWORD, KEY, 'short']);
+
+  it('finds a secret whole, any 8-character fragment of it, and its JSON-escaped forms', () => {
+    expect(secrets.leaksInto(`invalid request: {"app_passwd":"${PASSWORD}"}`)).toBe(true);
+    expect(secrets.leaksInto(`value starts ${PASSWORD.slice(0, 8)} and stops`)).toBe(true);
+    expect(secrets.leaksInto(`tail: ${PASSWORD.slice(-9)}`)).toBe(true);
+    expect(secrets.leaksInto(JSON.stringify({ body: JSON.stringify({ k: KEY }) }))).toBe(true);
+    expect(secrets.leaksInto(encodeURIComponent(PASSWORD))).toBe(true);
+    expect(secrets.leaksInto('a short one')).toBe(true);
+    expect(secrets.leaksInto('A user with userName grace.hopper already exists')).toBe(false);
+    expect(secrets.leaksInto(PASSWORD.slice(0, 7))).toBe(false);
+  });
+
+  it('scrub replaces every run of a fragment', () => {
+    expect(secrets.scrub(`pw=${PASSWORD}; again ${PASSWORD}`)).toBe('pw=[redacted]; again [redacted]');
+  });
+});
+
+describe('withoutSecrets', () => {
+  const sent = new SecretSet([PASSWORD]);
+  it('keeps a clean text and id, drops a text or id holding a secret, and texts quoting credentials', () => {
+    expect(withoutSecrets({ errorId: 'Conflict', text: 'userName taken' }, sent)).toEqual({
+      errorId: 'Conflict',
+      text: 'userName taken',
+    });
+    expect(withoutSecrets({ errorId: 'BadRequest', text: `bad: ${PASSWORD}` }, sent)).toEqual({
+      errorId: 'BadRequest',
+    });
+    expect(withoutSecrets({ errorId: `{"pw":"${PASSWORD}"}`, text: 'x' }, sent)).toEqual({ text: 'x' });
+    expect(withoutSecrets({ text: 'headers: {"authorization":"Bearer abc"}' }, sent)).toEqual({});
+    expect(withoutSecrets({ text: 'password must be 12 characters' }, sent)).toEqual({});
+  });
+
+  it('reads the secrets of a call from its headers and body', () => {
+    expect(secretsInHeaders({ authorization: 'Bearer tok-123', accept: 'application/json' })).toEqual([
+      'Bearer tok-123',
+      'tok-123',
+    ]);
+    expect(
+      secretsInBody({ user_credentials: { username: 'admin', password: 'pw' }, list: [{ app_passwd: 'ap' }] }),
+    ).toEqual(['pw', 'ap']);
+  });
+});
+
+describe('logger', () => {
+  it('never writes an UpstreamError text, alone or inside another error, and scrubs configured secrets', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = createLogger('trace', sink, { secrets: new SecretSet([PASSWORD]) });
+    const upstream = new UpstreamError('http', 'npm', { status: 400, errorId: 'X', text: 'echo: secret-text-9x' });
+    logger.error({ err: upstream }, 'failed');
+    logger.error({ err: Object.assign(new Error('wrapped'), { originalError: upstream }) }, 'failed');
+    logger.info(`a careless line with ${PASSWORD}`);
+    const all = lines.join('');
+    expect(all).not.toContain('secret-text-9x');
+    expect(all).not.toContain(PASSWORD);
+    expect(all).toContain('"errorId":"X"');
+    expect(all).toContain('[redacted]');
+  });
+});
