@@ -21,7 +21,7 @@ import { idSchema, validate } from './validation.js';
  */
 
 /** Most ids one `nodes` takes. */
-export const MAX_NODE_IDS = 100;
+const MAX_NODE_IDS = 100;
 
 const nodeIds = z
   .array(z.string())
@@ -73,19 +73,10 @@ export const relayQueryFields: Pick<QueryResolvers, 'node' | 'nodes' | 'usersCon
     return parsed.map((node) => load(node, ctx)) as Array<Promise<NodeSource>>;
   },
 
-  usersConnection: (_parent, args, ctx) =>
-    loadConnection(args, async (page) => {
-      const result = await ctx.axis.listUsers(page, ctx.call);
-      ctx.loaders.primeUserPage(result);
-      return result;
-    }),
+  // Pages through the loaders, which prime every entity they bring.
+  usersConnection: (_parent, args, ctx) => loadConnection(args, (page) => ctx.loaders.userPage(page)),
 
-  groupsConnection: (_parent, args, ctx) =>
-    loadConnection(args, async (page) => {
-      const result = await ctx.axis.listGroups(page, ctx.call);
-      ctx.loaders.primeGroupPage(result);
-      return result;
-    }),
+  groupsConnection: (_parent, args, ctx) => loadConnection(args, (page) => ctx.loaders.groupPage(page)),
 };
 
 export const AzureAccount: AzureAccountResolvers = {

@@ -1,4 +1,5 @@
 import { badUserInput } from '../errors.js';
+import type { PageRequest } from '../upstreams/axis/client.js';
 import type { AxisPage } from '../upstreams/axis/types.js';
 
 /**
@@ -25,7 +26,7 @@ import type { AxisPage } from '../upstreams/axis/types.js';
 /** `first`/`last` run from 1 to this, like `pageSize`. */
 export const MAX_CONNECTION_SIZE = 1000;
 /** `first` when neither `first` nor `last` is given, like `pageSize`'s default. */
-export const DEFAULT_CONNECTION_SIZE = 100;
+const DEFAULT_CONNECTION_SIZE = 100;
 /** Positions beyond this are not cursors we hand out (bounds the page numbers we send). */
 const MAX_OFFSET = 10_000_000;
 
@@ -36,10 +37,7 @@ export interface ConnectionArgs {
   before?: string | null | undefined;
 }
 
-export interface PageRequest {
-  pageNumber: number;
-  pageSize: number;
-}
+export type { PageRequest };
 
 export interface Edge<T> {
   cursor: string;
@@ -73,9 +71,9 @@ function size(value: number | null | undefined, field: string): number | undefin
 }
 
 /** The wanted range: known [start, end), or the last `count` (the total is not known yet). */
-export type Range = { start: number; end: number } | { last: number };
+type Range = { start: number; end: number } | { last: number };
 
-export function rangeOf(args: ConnectionArgs): Range {
+function rangeOf(args: ConnectionArgs): Range {
   const first = size(args.first, 'first');
   const last = size(args.last, 'last');
   if (first !== undefined && last !== undefined)

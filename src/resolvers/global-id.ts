@@ -6,7 +6,7 @@ import { badUserInput } from '../errors.js';
  * fixed key `npm`). Clients must treat them as opaque; the gateway decodes them to route
  * `node(id:)` to the right loader without trying every type.
  */
-export const NODE_TYPES = ['User', 'Group', 'AzureAccount', 'CloudStatus'] as const;
+const NODE_TYPES = ['User', 'Group', 'AzureAccount', 'CloudStatus'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
 
 /** The key of the one CloudStatus (one NPM appliance per gateway). */

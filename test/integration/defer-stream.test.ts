@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { UpstreamError, toGatewayError } from '../../src/errors.js';
+import { toGatewayError } from '../../src/errors.js';
+import { UpstreamError } from '../../src/upstreams/upstream-error.js';
 import { postMultipart } from '../helpers/multipart.js';
 import type { IncrementalPart } from '../helpers/multipart.js';
 import { openSse } from '../helpers/sse.js';
