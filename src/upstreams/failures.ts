@@ -36,28 +36,40 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-/** A request that got no usable answer; `timer` is the attempt's own deadline signal. */
-export function transportError(upstream: UpstreamName, err: unknown, timer: AbortSignal): UpstreamError {
+/**
+ * A request that got no usable answer; `timer` is the attempt's own deadline signal,
+ * `cancelled` the client's going away (set for reads only).
+ */
+export function transportError(
+  upstream: UpstreamName,
+  err: unknown,
+  timer: AbortSignal,
+  cancelled?: AbortSignal,
+): UpstreamError {
   const code = errorCode(err);
   const notSent = code !== undefined && CONNECT_CODES.has(code);
   if (timer.aborted || (code !== undefined && TIMEOUT_CODES.has(code))) {
     return new UpstreamError('timeout', upstream, { cause: err, notSent });
   }
+  if (cancelled?.aborted)
+    return new UpstreamError('unavailable', upstream, { local: 'cancelled', cause: err, notSent });
   // Connection refused or reset, TLS failures, aborted caller signals and anything else
   // undici can raise: the upstream could not be used, which is what a client needs to know.
   return new UpstreamError('unavailable', upstream, { cause: err, notSent });
 }
 
 /** cockatiel's own refusals, as upstream errors a client understands; anything else as is. */
-export function localError(upstream: UpstreamName, err: unknown, timer: AbortSignal): unknown {
+export function localError(upstream: UpstreamName, err: unknown, timer: AbortSignal, cancelled?: AbortSignal): unknown {
   if (err instanceof BrokenCircuitError || err instanceof IsolatedCircuitError)
     return new UpstreamError('unavailable', upstream, { local: 'circuit_open', notSent: true });
   if (err instanceof BulkheadRejectedError)
     return new UpstreamError('unavailable', upstream, { local: 'queue_full', notSent: true });
-  if (err instanceof TaskCancelledError)
-    return timer.aborted
-      ? new UpstreamError('timeout', upstream, { local: 'deadline', notSent: true })
-      : new UpstreamError('unavailable', upstream, { notSent: true, cause: err });
+  if (err instanceof TaskCancelledError) {
+    if (timer.aborted) return new UpstreamError('timeout', upstream, { local: 'deadline', notSent: true });
+    // Waiting in the bulkhead's queue when the client left: never sent.
+    if (cancelled?.aborted) return new UpstreamError('unavailable', upstream, { local: 'cancelled', notSent: true });
+    return new UpstreamError('unavailable', upstream, { notSent: true, cause: err });
+  }
   return err;
 }
 

@@ -97,6 +97,13 @@ export interface CallContext {
   requestId?: string;
   log?: Logger;
   signal?: AbortSignal;
+  /**
+   * Aborts when the client has gone away (its connection closed): the request's reads
+   * (GET) stop at once, queued or on the wire, and are not retried, so a dashboard left
+   * mid-load stops calling the upstreams. Writes ignore it: one already sent runs to its
+   * end, so the upstream and the gateway's idempotency record agree on what happened.
+   */
+  cancelReads?: AbortSignal;
   /** `Date.now()` value by which the whole GraphQL request must be done; no call outlives it. */
   deadline?: number;
   /** The GraphQL operation's span (when tracing is on): upstream spans are its children. */
@@ -215,11 +222,16 @@ export class UpstreamHttp {
     try {
       if (budget <= 0) throw new UpstreamError('timeout', this.upstream, { local: 'deadline', notSent: true });
       const timer = AbortSignal.timeout(budget);
-      const signal = req.call?.signal ? AbortSignal.any([timer, req.call.signal]) : timer;
+      const cancel = req.method === 'GET' ? req.call?.cancelReads : undefined;
+      const others = [req.call?.signal, cancel].filter((s) => s !== undefined);
+      const signal = others.length ? AbortSignal.any([timer, ...others]) : timer;
       const result = await this.bulkhead
-        .execute(() => this.breaker.execute(() => this.send(req, signal, timer, (s) => (status = s), a)), signal)
+        .execute(
+          () => this.breaker.execute(() => this.send(req, signal, timer, (s) => (status = s), a, cancel)),
+          signal,
+        )
         .catch((err: unknown) => {
-          throw localError(this.upstream, err, timer);
+          throw localError(this.upstream, err, timer, cancel);
         });
       this.calls.succeeded(a, status);
       return result;
@@ -235,6 +247,7 @@ export class UpstreamHttp {
     timer: AbortSignal,
     onStatus: (status: number) => void,
     a: Attempt,
+    cancel: AbortSignal | undefined,
   ): Promise<T> {
     const search = req.query
       ? '?' + new URLSearchParams(Object.entries(req.query).map(([k, v]) => [k, String(v)])).toString()
@@ -265,7 +278,7 @@ export class UpstreamHttp {
       if (err instanceof BodyTooLargeError) {
         throw new UpstreamError('bad_response', this.upstream, { status, text: 'response body too large' });
       }
-      throw transportError(this.upstream, err, timer);
+      throw transportError(this.upstream, err, timer, cancel);
     }
     if (status < 200 || status >= 300) {
       let parsed: unknown;

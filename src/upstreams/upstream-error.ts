@@ -31,9 +31,10 @@ export class UpstreamError extends Error {
       notSent?: boolean;
       /**
        * The gateway refused the call itself (circuit open, queue full, request deadline
-       * spent): no upstream traffic, and not a sign of upstream health.
+       * spent) or stopped it because the client went away (`cancelled`, reads only): not a
+       * sign of upstream health, and never retried.
        */
-      local?: 'circuit_open' | 'queue_full' | 'deadline';
+      local?: 'circuit_open' | 'queue_full' | 'deadline' | 'cancelled';
       /** From the upstream's `Retry-After`. */
       retryAfterMs?: number;
     } = {},
