@@ -21,6 +21,7 @@ import type { Tracing } from './tracing.js';
 import type { AzureStatusFeed } from './live/azure-status-feed.js';
 import { useAuditLog } from './plugins/use-audit-log.js';
 import { useIncrementalDelivery, usesIncrementalDelivery } from './plugins/use-defer-stream.js';
+import { useNoStore } from './plugins/use-no-store.js';
 import { useErrorCodes } from './plugins/use-error-codes.js';
 import { useIdempotency } from './plugins/use-idempotency.js';
 import { useMetrics } from './plugins/use-metrics.js';
@@ -139,6 +140,7 @@ export function createGateway({
     plugins: [
       ...(tracing && traces ? [useTracing({ tracing, traces })] : []),
       useRequestId(requestIds),
+      useNoStore('/graphql'),
       useReadiness({ npm: upstreams.npm, axis: upstreams.axis, logger, draining }),
       useVaryOrigin(),
       useErrorCodes(),
