@@ -25,6 +25,12 @@ export interface Simulator<State = unknown> {
   readonly url: string;
   /** Requests per API route name plus `total`; `/__sim/*` is never counted. */
   counts(): Record<string, number>;
+  /**
+   * Of those, the requests whose client closed the connection before the answer was
+   * complete (a call the gateway cancelled, or a socket closed by `stop()`), per route plus
+   * `total`. Reset with the counts.
+   */
+  abandoned(): Record<string, number>;
   resetCounts(): void;
   /** Appends a fault rule; throws on an invalid rule or an unknown route name. */
   addFault(rule: FaultRule): void;
@@ -163,6 +169,7 @@ function baseUrlOf(address: AddressInfo): string {
 export function createSimServer<State>(vendor: SimVendor<State>, options: SimServerOptions = {}): Simulator<State> {
   const log = options.log === true;
   const counter = new RequestCounter(vendor.routeNames);
+  const abandoned = new RequestCounter(vendor.routeNames);
   const faults = new FaultInjector(vendor.routeNames, vendor.faultExemptRoutes ?? [], options.random);
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -255,7 +262,11 @@ export function createSimServer<State>(vendor: SimVendor<State>, options: SimSer
       });
     },
     counts: () => counter.snapshot(),
-    resetCounts: () => counter.reset(),
+    abandoned: () => abandoned.snapshot(),
+    resetCounts: () => {
+      counter.reset();
+      abandoned.reset();
+    },
     addFault: (rule) => faults.add(rule),
     clearFaults: () => faults.clear(),
     setLatency(ms) {
@@ -266,6 +277,7 @@ export function createSimServer<State>(vendor: SimVendor<State>, options: SimSer
       vendor.dispose();
       vendor.resetData();
       counter.reset();
+      abandoned.reset();
       faults.clear();
       latencyMs = 0;
     },
@@ -310,6 +322,9 @@ export function createSimServer<State>(vendor: SimVendor<State>, options: SimSer
       const route = found.route;
       counter.hit(route.name);
       options.onRequest?.(route.name, req.headers);
+      res.once('close', () => {
+        if (!res.writableFinished) abandoned.hit(route.name);
+      });
 
       let body: Buffer;
       try {

@@ -19,7 +19,7 @@ export interface GatewayRequestContext {
    * Passed to every upstream call made for this request: request id, the request's logger
    * (`call.log`, bound to the request id and made on first use; it lives here rather than on
    * the context because envelop copies context properties, which would create it every time)
-   * and the request's deadline.
+   * the request's deadline, and `cancelReads`, aborted when the client goes away.
    */
   call: CallContext & { readonly log: Logger };
   loaders: Loaders;
@@ -62,6 +62,19 @@ export function requestIdFor(request: Request): string {
   return given !== null && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
+/**
+ * The request's abort signal, as a plain AbortSignal. Under node:http, Yoga's server
+ * adapter aborts `request.signal` when the response closes before it finished (the client
+ * went away). With its fetch ponyfill that signal is a proxy whose own `aborted` stays
+ * false once a native signal follows it (it forwards the abort to that native controller
+ * only), and listeners added to it then never fire; `AbortSignal.any` makes that native
+ * follower, which is a real AbortSignal. Undefined when the request has none.
+ */
+function clientGone(request: Request): AbortSignal | undefined {
+  const given = (request as { signal?: AbortSignal | null }).signal;
+  return given === undefined || given === null ? undefined : AbortSignal.any([given]);
+}
+
 export function createContextFactory(
   deps: ContextDeps,
   requestIds: WeakMap<Request, string>,
@@ -89,6 +102,8 @@ export function createContextFactory(
     const budget = new RequestBudget(deps.requestBudget);
     call.budget = budget;
     call.signal = budget.signal;
+    const gone = clientGone(request);
+    if (gone !== undefined) call.cancelReads = gone;
     const trace = traces?.get(request);
     if (trace !== undefined) call.trace = trace;
     const { loaders, hooks } = createLoaders(deps, call);

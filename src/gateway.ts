@@ -20,6 +20,8 @@ import type { GatewayMetrics } from './metrics.js';
 import type { Tracing } from './tracing.js';
 import type { AzureStatusFeed } from './live/azure-status-feed.js';
 import { useAuditLog } from './plugins/use-audit-log.js';
+import { useIncrementalDelivery, usesIncrementalDelivery } from './plugins/use-defer-stream.js';
+import { useNoStore } from './plugins/use-no-store.js';
 import { useErrorCodes } from './plugins/use-error-codes.js';
 import { useIdempotency } from './plugins/use-idempotency.js';
 import { useMetrics } from './plugins/use-metrics.js';
@@ -149,6 +151,7 @@ export function createGateway({
       useRequestBudget(principals),
       ...(tracing && traces ? [useTracing({ tracing, traces })] : []),
       useRequestId(requestIds),
+      useNoStore('/graphql'),
       useReadiness({ npm: upstreams.npm, axis: upstreams.axis, logger, draining }),
       useVaryOrigin(),
       useErrorCodes(),
@@ -190,10 +193,16 @@ export function createGateway({
       // graphql-jit compiles each query once (cached per document) into plain JavaScript:
       // a fifth less CPU on the dashboard, ~40% less on large nested answers (bench/results.md).
       // Mutations and subscriptions keep graphql-js: mutations are small and rare, and a
-      // subscription event is a handful of scalars, where compiling buys nothing.
+      // subscription event is a handful of scalars, where compiling buys nothing. So do
+      // queries with @defer/@stream: graphql-jit does not deliver incrementally.
+      ...useIncrementalDelivery(),
       useGraphQlJit(
         {},
-        { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation === 'query' },
+        {
+          enableIf: (args) =>
+            getOperationAST(args.document, args.operationName)?.operation === 'query' &&
+            !usesIncrementalDelivery(args.document),
+        },
       ) as Plugin,
     ],
   });

@@ -22,7 +22,13 @@ import type { CloudStatus } from '../upstreams/npm/types.js';
  *   NPM answers. The stream never ends because of an upstream fault;
  * - the next poll is scheduled when the previous one has finished (never two at once),
  *   on an unref'd timer: an idle feed holds no timer, and a busy one never keeps the
- *   process alive.
+ *   process alive;
+ * - while a sync is in flight (state `SYNC_INITIALIZING`), the next poll comes sooner:
+ *   SYNC_POLL_FIRST_MS after the last, doubling each time up to `pollMs`. A sync of a few
+ *   hundred milliseconds then reaches subscribers within about that long instead of at the
+ *   next regular poll. It is still the one loop: at most one poll in flight, and a sync
+ *   that never ends costs log2(pollMs / SYNC_POLL_FIRST_MS) extra polls before the loop is
+ *   back at `pollMs`. A nudge (a write) starts the short steps again.
  *
  * Polls are not made for any request: they carry their own request id and a fresh deadline
  * each, so a subscription outlives REQUEST_TIMEOUT_MS, and `close()` aborts the one in flight.
@@ -54,6 +60,9 @@ export interface AzureStatusFeedOptions {
   pollTimeoutMs: number;
   logger: Logger;
 }
+
+/** The first short step while a sync is in flight; each next step doubles, up to `pollMs`. */
+export const SYNC_POLL_FIRST_MS = 250;
 
 /** Sent upstream as `x-request-id` and bound to every log line of the poller. */
 export const POLLER_REQUEST_ID = 'azure-status-poller';
@@ -108,6 +117,20 @@ export function createAzureStatusFeed({
   /** A nudge arrived while a poll was in flight: that poll may have read the status before the write. */
   let pollAgain = false;
   let timer: NodeJS.Timeout | undefined;
+  /** Short polls made since the status went (or a write nudged it) to SYNC_INITIALIZING. */
+  let syncSteps = 0;
+
+  /** Time to the next poll: short steps while a sync runs, the regular interval otherwise. */
+  function nextDelay(): number {
+    if (current?.status?.state !== 'SYNC_INITIALIZING') {
+      syncSteps = 0;
+      return pollMs;
+    }
+    // The exponent stops growing once the step has reached pollMs (no overflow to Infinity).
+    const delay = Math.min(pollMs, SYNC_POLL_FIRST_MS * 2 ** syncSteps);
+    if (delay < pollMs) syncSteps++;
+    return delay;
+  }
 
   function publish(event: AzureStatusEvent): void {
     if (isSameEvent(current, event)) return;
@@ -127,7 +150,7 @@ export function createAzureStatusFeed({
     timer = setTimeout(() => {
       timer = undefined;
       void poll();
-    }, pollMs);
+    }, nextDelay());
     timer.unref();
   }
 
@@ -195,6 +218,7 @@ export function createAzureStatusFeed({
 
     nudge() {
       if (closing.signal.aborted || subscribers.size === 0) return;
+      syncSteps = 0;
       if (inFlight !== undefined) pollAgain = true;
       else void poll();
     },

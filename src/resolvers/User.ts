@@ -2,12 +2,13 @@ import type { UserResolvers } from '../generated/resolvers-types.js';
 import type { AxisUser } from '../upstreams/axis/types.js';
 import type { GatewayContext } from '../context.js';
 import { fullUser, mapMaybe } from './entities.js';
+import { toGlobalId } from './global-id.js';
 import { selectsBeyond } from './lookahead.js';
 import { isRef } from './sources.js';
 import type { UserSource } from './sources.js';
 
 /** What a user reference answers without a fetch. */
-export const USER_REF_FIELDS: ReadonlySet<string> = new Set(['id', 'userName', '__typename']);
+export const USER_REF_FIELDS: ReadonlySet<string> = new Set(['id', 'nodeId', 'userName', '__typename']);
 
 /**
  * A field of the whole user: read at once from a whole user (the usual case: a page or a
@@ -25,6 +26,7 @@ function groupRefs(user: AxisUser) {
 
 export const User: UserResolvers = {
   id: (user) => user.id,
+  nodeId: (user) => toGlobalId('User', user.id),
   // A reference from `group.users` already carries the userName: no fetch for `users { id userName }`.
   userName: (user, args, ctx) =>
     isRef(user) && user.userName !== null ? user.userName : field('userName')(user, args, ctx),

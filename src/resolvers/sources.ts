@@ -1,4 +1,5 @@
 import type { AxisGroup, AxisPage, AxisUser } from '../upstreams/axis/types.js';
+import type { ConnectionSource, Edge } from './connections.js';
 
 /**
  * What the User and Group resolvers receive as parents: a whole entity from the IdP, or
@@ -22,6 +23,10 @@ export type UserSource = AxisUser | UserRef;
 export type GroupSource = AxisGroup | GroupRef;
 export type UserPageSource = AxisPage<AxisUser>;
 export type GroupPageSource = AxisPage<AxisGroup>;
+export type UserConnectionSource = ConnectionSource<AxisUser>;
+export type GroupConnectionSource = ConnectionSource<AxisGroup>;
+export type UserEdgeSource = Edge<AxisUser>;
+export type GroupEdgeSource = Edge<AxisGroup>;
 
 export function isRef<T extends UserSource | GroupSource>(source: T): source is Extract<T, { kind: 'ref' }> {
   return 'kind' in source;

@@ -105,6 +105,13 @@ export interface CallContext {
   requestId?: string;
   log?: Logger;
   signal?: AbortSignal;
+  /**
+   * Aborts when the client has gone away (its connection closed): the request's reads
+   * (GET) stop at once, queued or on the wire, and are not retried, so a dashboard left
+   * mid-load stops calling the upstreams. Writes ignore it: one already sent runs to its
+   * end, so the upstream and the gateway's idempotency record agree on what happened.
+   */
+  cancelReads?: AbortSignal;
   /** `Date.now()` value by which the whole GraphQL request must be done; no call outlives it. */
   deadline?: number;
   /** The GraphQL operation's span (when tracing is on): upstream spans are its children. */
@@ -228,7 +235,10 @@ export class UpstreamHttp {
     try {
       if (budget <= 0) throw new UpstreamError('timeout', this.upstream, { local: 'deadline', notSent: true });
       const timer = AbortSignal.timeout(budget);
-      const signal = req.call?.signal ? AbortSignal.any([timer, req.call.signal]) : timer;
+      // A read also ends when its client goes away; a write already sent is never cut short.
+      const cancel = req.method === 'GET' ? req.call?.cancelReads : undefined;
+      const others = [req.call?.signal, cancel].filter((s) => s !== undefined);
+      const signal = others.length ? AbortSignal.any([timer, ...others]) : timer;
       const call = () =>
         this.bulkhead.execute(
           () => this.breaker.execute(() => this.send(req, signal, timer, (s) => (status = s), a)),

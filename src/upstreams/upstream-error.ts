@@ -31,7 +31,8 @@ export class UpstreamError extends Error {
       notSent?: boolean;
       /**
        * The gateway refused the call itself (circuit open, queue full, request deadline
-       * spent, the request itself stopped): no upstream traffic, and not a sign of upstream health.
+       * spent, the request itself stopped: its budget ran out, or its client went away while
+       * reading): no upstream traffic, not a sign of upstream health, and never retried.
        */
       local?: 'circuit_open' | 'queue_full' | 'deadline' | 'cancelled';
       /** From the upstream's `Retry-After`. */

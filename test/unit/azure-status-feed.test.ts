@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { UpstreamError } from '../../src/upstreams/upstream-error.js';
-import { POLLER_REQUEST_ID, createAzureStatusFeed } from '../../src/live/azure-status-feed.js';
+import { POLLER_REQUEST_ID, SYNC_POLL_FIRST_MS, createAzureStatusFeed } from '../../src/live/azure-status-feed.js';
 import type { AzureStatusEvent, AzureStatusFeed } from '../../src/live/azure-status-feed.js';
 import type { CallContext } from '../../src/upstreams/http.js';
 import type { CloudStatus } from '../../src/upstreams/npm/types.js';
@@ -70,10 +70,10 @@ function subscriber(feed: AzureStatusFeed) {
 }
 
 let feeds: AzureStatusFeed[] = [];
-function feedOver(up: ReturnType<typeof upstream>): AzureStatusFeed {
+function feedOver(up: ReturnType<typeof upstream>, pollMs = POLL_MS): AzureStatusFeed {
   const feed = createAzureStatusFeed({
     getStatus: up.getStatus,
-    pollMs: POLL_MS,
+    pollMs,
     pollTimeoutMs: 5_000,
     logger: pino({ level: 'silent' }),
   });
@@ -219,7 +219,8 @@ describe('azure status feed', () => {
   });
 
   it('a nudge polls at once; during a poll it polls once more right after', async () => {
-    const up = upstream([status('SYNC_SUCCEEDED'), status('SYNC_SUCCEEDED'), status('SYNC_INITIALIZING')]);
+    // SYNC_FAILED, not SYNC_INITIALIZING: a running sync is polled on shorter steps (below).
+    const up = upstream([status('SYNC_SUCCEEDED'), status('SYNC_SUCCEEDED'), status('SYNC_FAILED')]);
     const feed = feedOver(up);
     const sub = subscriber(feed);
     await vi.advanceTimersByTimeAsync(0);
@@ -233,13 +234,90 @@ describe('azure status feed', () => {
     await up.answer();
     expect(up.calls).toHaveLength(3);
     await up.answer();
-    expect(sub.states()).toEqual(['SYNC_SUCCEEDED', 'SYNC_INITIALIZING']);
+    expect(sub.states()).toEqual(['SYNC_SUCCEEDED', 'SYNC_FAILED']);
     // Back to the normal rhythm: the next poll one interval after the last, not at the old tick.
     expect(vi.getTimerCount()).toBe(1);
     await vi.advanceTimersByTimeAsync(POLL_MS - 1);
     expect(up.calls).toHaveLength(3);
     await vi.advanceTimersByTimeAsync(1);
     expect(up.calls).toHaveLength(4);
+  });
+
+  /** Advances the clock until the next poll starts; returns how long that took. */
+  async function untilNextPoll(up: ReturnType<typeof upstream>, limitMs: number): Promise<number> {
+    const before = up.calls.length;
+    for (let waited = 1; waited <= limitMs; waited++) {
+      await vi.advanceTimersByTimeAsync(1);
+      if (up.calls.length > before) return waited;
+    }
+    return Infinity;
+  }
+
+  it('while a sync runs, polls after 250, 500, 1000, 2000 ms, then every interval; back to the interval once it ends', async () => {
+    const regular = 5_000;
+    const up = upstream([
+      status('SYNC_SUCCEEDED', 1),
+      ...Array.from({ length: 6 }, () => status('SYNC_INITIALIZING', 2)),
+      status('SYNC_SUCCEEDED', 2),
+    ]);
+    const sub = subscriber(feedOver(up, regular));
+    await vi.advanceTimersByTimeAsync(0);
+    await up.answer();
+    expect(await untilNextPoll(up, regular)).toBe(regular);
+    const gaps: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      await up.answer(); // SYNC_INITIALIZING
+      gaps.push(await untilNextPoll(up, regular));
+    }
+    expect(gaps).toEqual([SYNC_POLL_FIRST_MS, 500, 1_000, 2_000, 4_000, regular]);
+    await up.answer(); // SYNC_SUCCEEDED
+    expect(await untilNextPoll(up, regular)).toBe(regular);
+    expect(sub.states()).toEqual(['SYNC_SUCCEEDED', 'SYNC_INITIALIZING', 'SYNC_SUCCEEDED']);
+    // One timer, whatever the step.
+    expect(vi.getTimerCount()).toBeLessThanOrEqual(1);
+  });
+
+  it('a write during a long sync starts the short steps again', async () => {
+    const regular = 5_000;
+    const up = upstream([status('SYNC_INITIALIZING', 2)]);
+    const feed = feedOver(up, regular);
+    subscriber(feed);
+    await vi.advanceTimersByTimeAsync(0);
+    await up.answer();
+    expect(await untilNextPoll(up, regular)).toBe(250);
+    await up.answer();
+    expect(await untilNextPoll(up, regular)).toBe(500);
+    await up.answer();
+    feed.nudge();
+    expect(up.calls).toHaveLength(4);
+    await up.answer();
+    expect(await untilNextPoll(up, regular)).toBe(250);
+  });
+
+  it('a sync seen by 100 subscribers is still one poll at a time, the same count as for one', async () => {
+    const regular = 5_000;
+    const script = () => [
+      status('SYNC_SUCCEEDED', 1),
+      status('SYNC_INITIALIZING', 2),
+      status('SYNC_INITIALIZING', 2),
+      status('SYNC_SUCCEEDED', 2),
+    ];
+    const one = upstream(script());
+    const many = upstream(script());
+    subscriber(feedOver(one, regular));
+    const manyFeed = feedOver(many, regular);
+    const subs = Array.from({ length: 100 }, () => subscriber(manyFeed));
+    await vi.advanceTimersByTimeAsync(0);
+    for (let ms = 0; ms < 3 * regular; ms += 50) {
+      await one.answer();
+      await many.answer();
+      await vi.advanceTimersByTimeAsync(50);
+    }
+    expect(many.calls.length).toBe(one.calls.length);
+    // The first fetch, the poll that sees the sync start, 250 ms later (still running), 500 ms
+    // later (done), then one regular interval on: five, for 1 or 100 subscribers.
+    expect(one.calls.length).toBe(5);
+    expect(subs.every((s) => s.states().join() === 'SYNC_SUCCEEDED,SYNC_INITIALIZING,SYNC_SUCCEEDED')).toBe(true);
   });
 
   it('close() completes every stream, aborts the poll in flight and refuses new subscribers', async () => {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { buildSchema, isEnumType, isInputObjectType, isObjectType, isScalarType } from 'graphql';
+import { buildSchema, isEnumType, isInputObjectType, isInterfaceType, isObjectType, isScalarType } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { SCHEMA_PATH } from '../../src/schema.js';
 
@@ -13,7 +13,7 @@ describe('schema.graphql', () => {
     const missing: string[] = [];
     for (const type of ours) {
       if (!type.description) missing.push(type.name);
-      if (isObjectType(type)) {
+      if (isObjectType(type) || isInterfaceType(type)) {
         for (const field of Object.values(type.getFields())) {
           if (!field.description) missing.push(`${type.name}.${field.name}`);
           for (const arg of field.args) if (!arg.description) missing.push(`${type.name}.${field.name}(${arg.name})`);
