@@ -106,6 +106,13 @@ const envSchema = z.object({
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number({ message: 'must be a number from 0 to 1' }).min(0).max(1).default(1),
   PERSISTED_OPERATIONS_FILE: optionalText,
   PERSISTED_OPERATIONS_ONLY: bool(false),
+  REDIS_URL: optionalText.pipe(
+    z.url({ protocol: /^rediss?$/, message: 'must be a redis:// or rediss:// URL' }).optional(),
+  ),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:._-]{0,64}$/, 'must be up to 64 letters, digits or :._-')
+    .default('npm-axis-gateway:'),
 });
 
 /** Every variable loadConfig reads (for the documentation check in test/unit/config.test.ts). */
@@ -191,6 +198,12 @@ export interface GatewayConfig {
   };
   /** How often the azureStatus subscription feed polls NPM `GET /status` while anyone is subscribed. */
   azureStatusPollMs: number;
+  /**
+   * Shared state for several replicas (rate limit, idempotency, the status poller's lease,
+   * the NPM token). Undefined (the default): every store is in memory, one process.
+   * The URL may hold a password: never logged.
+   */
+  redis: { url: string; keyPrefix: string } | undefined;
   npm: {
     baseUrl: string;
     auth: NpmAuthConfig;
@@ -416,6 +429,7 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
       ? { persistedOperations: { operations: persisted.operations, only: e.PERSISTED_OPERATIONS_ONLY } }
       : {}),
     azureStatusPollMs: e.AZURE_STATUS_POLL_MS,
+    redis: e.REDIS_URL === undefined ? undefined : { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     npm: {
       baseUrl: e.NPM_BASE_URL,
       auth:

@@ -36,6 +36,8 @@ export type ErrorCode =
   /** A subscription past MAX_SUBSCRIPTIONS_PER_CALLER or MAX_SUBSCRIPTIONS (429). */
   | 'SUBSCRIPTION_LIMIT_EXCEEDED'
   | 'IDEMPOTENCY_KEY_REUSED'
+  /** A mutation with an Idempotency-Key while the shared idempotency store (Redis) is unreachable (503). */
+  | 'IDEMPOTENCY_UNAVAILABLE'
   /** A documentId (or Apollo sha256Hash) that the persisted-operations manifest does not hold (400). */
   | 'PERSISTED_OPERATION_NOT_FOUND'
   /** A query text while PERSISTED_OPERATIONS_ONLY=true (400). */
@@ -66,6 +68,7 @@ const ERROR_CODES: ReadonlySet<string> = new Set(
     AUTH_RATE_LIMITED: true,
     SUBSCRIPTION_LIMIT_EXCEEDED: true,
     IDEMPOTENCY_KEY_REUSED: true,
+    IDEMPOTENCY_UNAVAILABLE: true,
     PERSISTED_OPERATION_NOT_FOUND: true,
     PERSISTED_OPERATION_REQUIRED: true,
     INTERNAL_SERVER_ERROR: true,

@@ -76,6 +76,7 @@ const ALLOWED_ERROR_CODES: ReadonlySet<string> = new Set(
     FORBIDDEN: true,
     RATE_LIMITED: true,
     IDEMPOTENCY_KEY_REUSED: true,
+    IDEMPOTENCY_UNAVAILABLE: true,
     PERSISTED_OPERATION_NOT_FOUND: true,
     PERSISTED_OPERATION_REQUIRED: true,
     BAD_REQUEST: true,
