@@ -156,7 +156,7 @@ function createReplica(index: number, port: number, env: Record<string, string>)
       proc.stderr?.on('data', onData);
       for (let i = 0; !logs.slice(from).some((l) => l.includes('gateway listening on')); i += 1) {
         if (proc.exitCode !== null) throw new Error(`replica ${index} exited: ${logs.join('\n')}`);
-        if (i > 1_200) throw new Error(`replica ${index} did not start: ${logs.join('\n')}`);
+        if (i > 2_400) throw new Error(`replica ${index} did not start: ${logs.join('\n')}`);
         await new Promise((r) => setTimeout(r, 25));
       }
     },

@@ -31,7 +31,7 @@ describe('one poller for the fleet (AZURE_STATUS_POLL_MS=500)', () => {
   const open: SseStream[] = [];
   beforeAll(async () => {
     fleet = await startFleet({ replicas: 2, env: { AZURE_STATUS_POLL_MS: String(POLL_MS) } });
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     for (const s of open) s.close();
     await fleet?.close();
@@ -89,7 +89,7 @@ describe('poll-now from any replica (AZURE_STATUS_POLL_MS=60000)', () => {
   const open: SseStream[] = [];
   beforeAll(async () => {
     fleet = await startFleet({ replicas: 2, env: { AZURE_STATUS_POLL_MS: '60000' } });
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     for (const s of open) s.close();
     await fleet?.close();

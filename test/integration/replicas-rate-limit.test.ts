@@ -9,7 +9,7 @@ const BURST = 5;
 let fleet: Fleet;
 beforeAll(async () => {
   fleet = await startFleet({ replicas: 2, env: { RATE_LIMIT_RPS: String(RPS), RATE_LIMIT_BURST: String(BURST) } });
-}, 60_000);
+}, 120_000);
 afterAll(() => fleet?.close());
 
 describe('one rate-limit budget per caller across replicas (Redis)', () => {

@@ -29,7 +29,7 @@ beforeAll(async () => {
       },
     },
   });
-}, 60_000);
+}, 120_000);
 afterAll(() => fleet?.close());
 beforeEach(() => {
   fleet.axisSim.setLatency(0);
