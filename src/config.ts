@@ -116,6 +116,13 @@ const envSchema = z.object({
   MAX_UPSTREAM_CALLS_PER_REQUEST: z.coerce.number().int().min(1).max(100_000).default(50),
   MAX_RESPONSE_ENTITIES: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
   UPSTREAM_MAX_CONCURRENCY_PER_REQUEST: z.coerce.number().int().min(1).max(1024).default(16),
+  REDIS_URL: optionalText.pipe(
+    z.url({ protocol: /^rediss?$/, message: 'must be a redis:// or rediss:// URL' }).optional(),
+  ),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:._-]{0,64}$/, 'must be up to 64 letters, digits or :._-')
+    .default('npm-axis-gateway:'),
 });
 
 /** Every variable loadConfig reads (for the documentation check in test/unit/config.test.ts). */
@@ -210,6 +217,12 @@ export interface GatewayConfig {
   requestBudget: BudgetLimits;
   /** How often the azureStatus subscription feed polls NPM `GET /status` while anyone is subscribed. */
   azureStatusPollMs: number;
+  /**
+   * Shared state for several replicas (rate limit, idempotency, the status poller's lease,
+   * the NPM token). Undefined (the default): every store is in memory, one process.
+   * The URL may hold a password: never logged.
+   */
+  redis: { url: string; keyPrefix: string } | undefined;
   npm: {
     baseUrl: string;
     auth: NpmAuthConfig;
@@ -444,6 +457,7 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
       maxEntities: e.MAX_RESPONSE_ENTITIES,
       maxConcurrentCalls: e.UPSTREAM_MAX_CONCURRENCY_PER_REQUEST,
     },
+    redis: e.REDIS_URL === undefined ? undefined : { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     npm: {
       baseUrl: e.NPM_BASE_URL,
       auth:

@@ -39,6 +39,10 @@ export type ErrorCode =
   | 'IDEMPOTENCY_KEY_REUSED'
   /** Another write to the same user or group held its lock past the bounded wait; nothing was changed. */
   | 'ENTITY_BUSY'
+  /** REDIS_URL set and Redis unreachable: an update that needs the fleet's entity lock is not made. */
+  | 'ENTITY_LOCK_UNAVAILABLE'
+  /** A mutation with an Idempotency-Key while the shared idempotency store (Redis) is unreachable (503). */
+  | 'IDEMPOTENCY_UNAVAILABLE'
   /** A documentId (or Apollo sha256Hash) that the persisted-operations manifest does not hold (400). */
   | 'PERSISTED_OPERATION_NOT_FOUND'
   /** A query text while PERSISTED_OPERATIONS_ONLY=true (400). */
@@ -74,6 +78,8 @@ const ERROR_CODES: ReadonlySet<string> = new Set(
     SUBSCRIPTION_LIMIT_EXCEEDED: true,
     IDEMPOTENCY_KEY_REUSED: true,
     ENTITY_BUSY: true,
+    ENTITY_LOCK_UNAVAILABLE: true,
+    IDEMPOTENCY_UNAVAILABLE: true,
     PERSISTED_OPERATION_NOT_FOUND: true,
     PERSISTED_OPERATION_REQUIRED: true,
     COST_LIMIT_EXCEEDED: true,

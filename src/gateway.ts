@@ -62,6 +62,8 @@ export interface GatewayDeps {
   stores: GatewayStores;
   /** True once shutdown has begun (/ready answers 503). */
   draining: () => boolean;
+  /** REDIS_URL set: Redis's state, for /ready's body. */
+  redisState?: () => 'ready' | 'down';
   /** What GraphiQL's Headers tab starts with (the demo puts its key there). */
   graphiqlHeaders: Readonly<Record<string, string>>;
   /**
@@ -101,6 +103,7 @@ export function createGateway({
   draining,
   graphiqlHeaders,
   metrics,
+  redisState,
   tracing,
   azureStatusFeed,
 }: GatewayDeps): Gateway {
@@ -152,7 +155,13 @@ export function createGateway({
       ...(tracing && traces ? [useTracing({ tracing, traces })] : []),
       useRequestId(requestIds),
       useNoStore('/graphql'),
-      useReadiness({ npm: upstreams.npm, axis: upstreams.axis, logger, draining }),
+      useReadiness({
+        npm: upstreams.npm,
+        axis: upstreams.axis,
+        logger,
+        draining,
+        ...(redisState ? { redis: redisState } : {}),
+      }),
       useVaryOrigin(),
       useErrorCodes(),
       ...(metrics ? [useMetrics({ metrics, token: config.metrics.token })] : []),

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ErrorCode } from './errors.js';
 import type { CircuitStateName } from './upstreams/http.js';
 import type { UpstreamCallEvent } from './upstreams/instrumentation.js';
+import type { RedisCommandEvent } from './stores/redis.js';
 
 /**
  * The gateway's Prometheus metrics, on a registry of its own (never prom-client's global
@@ -27,6 +28,10 @@ export interface GatewayMetrics {
   watchSubscribers(read: () => number): void;
   /** A bounded label value for a client-chosen operation name. */
   operationLabel(name: string | null | undefined): string;
+  /** One Redis command (REDIS_URL set): its latency and whether it failed. */
+  redisCommand(event: RedisCommandEvent): void;
+  /** Where "does this replica hold the status poller's lease" is read from, at scrape time. */
+  watchPollerLease(read: () => boolean): void;
 }
 
 /** Distinct operation names admitted as label values; an app has dozens, an attacker millions. */
@@ -97,8 +102,38 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     },
   });
 
+  const redisDuration = new Histogram({
+    name: 'gateway_redis_command_duration_seconds',
+    help: 'Redis commands (REDIS_URL set), by command name and outcome (ok or error)',
+    labelNames: ['command', 'outcome'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const redisErrors = new Counter({
+    name: 'gateway_redis_command_errors_total',
+    help: 'Redis commands that failed (unreachable, timed out, refused), by command name',
+    labelNames: ['command'] as const,
+    registers: [registry],
+  });
+  let readLease: (() => boolean) | undefined;
+  new Gauge({
+    name: 'gateway_azure_status_poller_lease',
+    help: "1 while this replica holds the fleet's NPM GET /status poller lease (in Redis), else 0; without Redis, 1 while this process polls",
+    registers: [registry],
+    collect() {
+      if (readLease !== undefined) this.set(readLease() ? 1 : 0);
+    },
+  });
+
   const seenNames = new Set<string>();
   return {
+    redisCommand({ command, durationMs, ok }) {
+      redisDuration.observe({ command, outcome: ok ? 'ok' : 'error' }, durationMs / 1000);
+      if (!ok) redisErrors.inc({ command });
+    },
+    watchPollerLease(read) {
+      readLease = read;
+    },
     registry,
     upstreamCall(event) {
       upstreamDuration.observe(

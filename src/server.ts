@@ -13,8 +13,14 @@ import type { GatewayMetrics } from './metrics.js';
 import { MemoryIdempotencyStore } from './stores/idempotency.js';
 import { MemoryRateLimitStore } from './stores/rate-limit.js';
 import { MemoryEntityLocks } from './stores/entity-lock.js';
+import { RedisEntityLocks } from './stores/redis-entity-lock.js';
 import { startTracing } from './tracing.js';
 import type { Tracing } from './tracing.js';
+import { createFleetStatusFeed } from './live/fleet-status-feed.js';
+import { createRedisConnection } from './stores/redis.js';
+import type { RedisConnection } from './stores/redis.js';
+import { RedisIdempotencyStore } from './stores/redis-idempotency.js';
+import { RedisRateLimitStore } from './stores/rate-limit.js';
 import { createUpstreams } from './upstreams/index.js';
 import type { Upstreams } from './upstreams/index.js';
 
@@ -35,6 +41,38 @@ export interface GatewayParts {
   upstreams: Upstreams;
   metrics: GatewayMetrics | undefined;
   azureStatusFeed: AzureStatusFeed;
+  /** The Redis connections (REDIS_URL set), closed after the upstreams at shutdown. */
+  redis: RedisConnection | undefined;
+}
+
+/** With REDIS_URL, the stores every replica shares; without, undefined (createStores' in-memory ones). */
+function sharedStores(
+  config: GatewayConfig,
+  logger: Logger,
+  redis: RedisConnection | undefined,
+): GatewayStores | undefined {
+  if (redis === undefined) return undefined;
+  return {
+    rateLimit:
+      config.rateLimit.rps > 0
+        ? new RedisRateLimitStore({ ...config.rateLimit, client: redis.client, keyPrefix: redis.keyPrefix })
+        : undefined,
+    idempotency: new RedisIdempotencyStore({
+      client: redis.client,
+      keyPrefix: redis.keyPrefix,
+      ttlMs: config.idempotencyTtlMs,
+      runningTtlMs: config.resilience.requestTimeoutMs + 5_000,
+      logger,
+    }),
+    // The same bounds as the in-memory locks; the lease is renewed while the write runs.
+    entityLocks: new RedisEntityLocks({
+      client: redis.client,
+      keyPrefix: redis.keyPrefix,
+      maxWaitMs: config.resilience.requestTimeoutMs,
+      leaseMs: config.resilience.requestTimeoutMs + 5_000,
+      logger,
+    }),
+  };
 }
 
 export interface ComposeOptions {
@@ -48,7 +86,7 @@ export interface ComposeOptions {
   processMetrics?: boolean;
 }
 
-/** The in-memory stores of one process (a fleet would pass shared ones here instead). */
+/** The in-memory stores of one process (a fleet uses sharedStores instead). */
 function createStores(config: GatewayConfig): GatewayStores {
   return {
     rateLimit: config.rateLimit.rps > 0 ? new MemoryRateLimitStore(config.rateLimit) : undefined,
@@ -74,18 +112,32 @@ function createStores(config: GatewayConfig): GatewayStores {
 export function composeGateway(config: GatewayConfig, logger: Logger, options: ComposeOptions = {}): GatewayParts {
   const { tracing, processMetrics = false, draining = () => false, graphiqlHeaders = GRAPHIQL_HEADERS } = options;
   const metrics = config.metrics.enabled ? createMetrics({ processMetrics }) : undefined;
+  const redis = config.redis
+    ? createRedisConnection({
+        ...config.redis,
+        logger,
+        ...(metrics ? { onCommand: metrics.redisCommand } : {}),
+      })
+    : undefined;
   const upstreams = createUpstreams(config, logger, {
     ...(metrics ? { onCall: metrics.upstreamCall, onNpmLogin: metrics.npmLogin } : {}),
+    ...(redis ? { sharedNpmToken: { client: redis.client, keyPrefix: redis.keyPrefix } } : {}),
     ...(tracing ? { tracing } : {}),
   });
   metrics?.watchCircuits(upstreams.circuits);
-  const azureStatusFeed = createAzureStatusFeed({
+  const poller = createAzureStatusFeed({
     getStatus: (call) => upstreams.npm.getStatus(call),
     pollMs: config.azureStatusPollMs,
     pollTimeoutMs: config.resilience.requestTimeoutMs,
     logger,
   });
+  // Several replicas: one poller for the fleet, holding a lease in Redis (fleet-status-feed.ts).
+  const fleetFeed = redis
+    ? createFleetStatusFeed({ redis, poller, pollMs: config.azureStatusPollMs, logger })
+    : undefined;
+  const azureStatusFeed: AzureStatusFeed = fleetFeed ?? poller;
   metrics?.watchSubscribers(() => azureStatusFeed.subscribers);
+  metrics?.watchPollerLease(() => (fleetFeed ? fleetFeed.holdsLease() : poller.subscribers > 0));
   if (config.auth.disabled) {
     logger.warn(
       "CLIENT AUTHENTICATION IS DISABLED: every caller can run every query and mutation with the gateway's upstream credentials. Set GATEWAY_API_KEYS or AUTH_JWT_SECRET/AUTH_JWKS_URL.",
@@ -95,14 +147,15 @@ export function composeGateway(config: GatewayConfig, logger: Logger, options: C
     config,
     logger,
     upstreams,
-    stores: createStores(config),
+    stores: sharedStores(config, logger, redis) ?? createStores(config),
     draining,
     graphiqlHeaders,
     metrics,
     tracing,
     azureStatusFeed,
+    ...(redis ? { redisState: () => redis.state() } : {}),
   };
-  return { gateway: createGateway(deps), upstreams, metrics, azureStatusFeed };
+  return { gateway: createGateway(deps), upstreams, metrics, azureStatusFeed, redis };
 }
 
 /**
@@ -129,6 +182,9 @@ function createHttpServer(config: GatewayConfig, handler: Parameters<typeof crea
   return server;
 }
 
+/** How long a starting replica waits for Redis before it listens without it. */
+const REDIS_START_WAIT_MS = 5_000;
+
 /** Builds the singletons (composeGateway) and binds the gateway to a port. */
 export async function startGateway(
   config: GatewayConfig,
@@ -138,12 +194,14 @@ export async function startGateway(
   const tracing = config.tracing ? await startTracing(config.tracing) : undefined;
   if (config.tracing) logger.info({ url: config.tracing.tracesUrl }, 'exporting traces over OTLP/HTTP');
   let draining = false;
-  const { gateway, upstreams, azureStatusFeed } = composeGateway(config, logger, {
+  const { gateway, upstreams, azureStatusFeed, redis } = composeGateway(config, logger, {
     ...options,
     ...(tracing ? { tracing } : {}),
     draining: () => draining,
     processMetrics: true,
   });
+  if (redis !== undefined && !(await redis.connected(REDIS_START_WAIT_MS)))
+    logger.warn('redis not reachable at start: serving anyway (keyed mutations are refused until it is)');
   const server = createHttpServer(config, gateway);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -179,6 +237,7 @@ export async function startGateway(
       clearTimeout(force);
       if (timedOut) await upstreams.destroy();
       else await upstreams.close();
+      await redis?.close();
       // Exports the spans still buffered.
       await tracing?.shutdown().catch((err: unknown) => logger.warn({ err }, 'trace export failed at shutdown'));
     },

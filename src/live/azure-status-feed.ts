@@ -89,7 +89,8 @@ function sameStatus(a: CloudStatus, b: CloudStatus): boolean {
   );
 }
 
-function isSameEvent(a: AzureStatusEvent | undefined, b: AzureStatusEvent): boolean {
+/** Two events a subscriber would see as the same (status field by field, or the same error code). */
+export function isSameEvent(a: AzureStatusEvent | undefined, b: AzureStatusEvent): boolean {
   if (a === undefined) return false;
   if (a.status !== undefined && b.status !== undefined) return sameStatus(a.status, b.status);
   // "The same error" is one that shows the same GraphQL error code.

@@ -7,7 +7,8 @@ import type { Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import { outcomeOf } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
-import type { IdempotencyStore, StoredResult } from '../stores/idempotency.js';
+import { IdempotencyUnavailableError } from '../stores/idempotency.js';
+import type { Claim, IdempotencyStore, StoredResult } from '../stores/idempotency.js';
 
 /** RFC 8941 sf-string (`"abc"`) or a bare token; 1 to 255 visible ASCII characters. */
 const KEY = /^"?([\x21\x23-\x7e]{1,255})"?$/;
@@ -116,7 +117,22 @@ export function useIdempotency({ store, principals }: IdempotencyOptions): Plugi
       // Only requests with a key pay for a promise here.
       return (async () => {
         for (;;) {
-          const claim = await store.claim(scope, fingerprint);
+          let claim: Claim;
+          try {
+            claim = await store.claim(scope, fingerprint);
+          } catch (err) {
+            if (!(err instanceof IdempotencyUnavailableError)) throw err;
+            // Before any upstream call: a write that cannot be recorded could be doubled by its own retry.
+            setResultAndStopExecution({
+              errors: [
+                createGraphQLError(
+                  'Idempotent mutations are unavailable right now (the idempotency store cannot be reached); retry later with the same key, or without a key.',
+                  { extensions: { code: 'IDEMPOTENCY_UNAVAILABLE' satisfies ErrorCode, http: { status: 503 } } },
+                ),
+              ],
+            });
+            return;
+          }
           if (claim.state === 'running') {
             await claim.settled;
             continue;

@@ -10,6 +10,12 @@ export interface ReadinessOptions {
   logger: Logger;
   /** True once shutdown has begun: load balancers must stop sending new requests. */
   draining: () => boolean;
+  /**
+   * REDIS_URL set: Redis's state, named in the body. It never makes the replica unready: with
+   * Redis down reads are still served, and every replica unready would leave the load
+   * balancer with no backend at all.
+   */
+  redis?: () => 'ready' | 'down';
 }
 
 /** A probe result is reused this long, so frequent /ready polls cost the upstreams little. */
@@ -59,10 +65,16 @@ export function useReadiness(options: ReadinessOptions): Plugin {
           ready = await last.ready;
         }
         endResponse(
-          new fetchAPI.Response(JSON.stringify({ status: ready ? 'ready' : 'unavailable' }), {
-            status: ready ? 200 : 503,
-            headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-          }),
+          new fetchAPI.Response(
+            JSON.stringify({
+              status: ready ? 'ready' : 'unavailable',
+              ...(options.redis ? { redis: options.redis() } : {}),
+            }),
+            {
+              status: ready ? 200 : 503,
+              headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+            },
+          ),
         );
       })();
     },

@@ -1,6 +1,7 @@
 import { GatewayError, codeForUpstreamError, markOutcome, toGatewayError, upstreamOutcome } from '../errors.js';
 import { UpstreamError } from '../upstreams/upstream-error.js';
 import { EntityLockTimeoutError } from '../stores/entity-lock.js';
+import { EntityLockUnavailableError } from '../stores/redis-entity-lock.js';
 import type { GatewayContext } from '../context.js';
 import type { MutationResolvers } from '../generated/resolvers-types.js';
 import type { AxisGroup, AxisGroupWrite, AxisPage, AxisUser, AxisUserWrite } from '../upstreams/axis/types.js';
@@ -161,6 +162,17 @@ async function withEntityLocks<T>(ctx: GatewayContext, keys: readonly string[], 
   try {
     return await ctx.locks.withLocks(keys, fn);
   } catch (err) {
+    if (err instanceof EntityLockUnavailableError) {
+      // Without the fleet's lock a read-merge-write could undo another replica's change.
+      throw markOutcome(
+        new GatewayError(
+          'ENTITY_LOCK_UNAVAILABLE',
+          'The shared lock store (Redis) is unreachable, so this change was not made. Try again shortly.',
+          { outcome: 'NOT_APPLIED' },
+        ),
+        'not_applied',
+      );
+    }
     if (!(err instanceof EntityLockTimeoutError)) throw err;
     throw entityBusy(err.key);
   }

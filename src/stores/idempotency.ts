@@ -149,3 +149,16 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     }
   }
 }
+
+/**
+ * Thrown by a shared store that cannot be reached: the keyed mutation is refused
+ * (IDEMPOTENCY_UNAVAILABLE) before any upstream call, since a write that cannot be recorded
+ * could be doubled by its own retry.
+ */
+export class IdempotencyUnavailableError extends Error {
+  readonly code = 'IDEMPOTENCY_UNAVAILABLE';
+  constructor(cause: unknown) {
+    super('idempotency store unavailable', { cause });
+    this.name = 'IdempotencyUnavailableError';
+  }
+}

@@ -7,6 +7,7 @@ import type { CircuitStateName, ResilienceOptions } from './http.js';
 import type { UpstreamCallEvent } from './instrumentation.js';
 import type { Tracing } from '../tracing.js';
 import { createNpmTokenSource } from './npm/auth.js';
+import type { SharedTokenStore } from './npm/auth.js';
 import { NpmClient } from './npm/client.js';
 import { parseNpmErrorBody } from './npm/types.js';
 import { configSecrets } from '../secrecy.js';
@@ -27,6 +28,8 @@ export interface UpstreamHooks {
   onCall?: (event: UpstreamCallEvent) => void;
   onNpmLogin?: (outcome: 'success' | 'failure') => void;
   tracing?: Tracing;
+  /** REDIS_URL set: the fleet shares one NPM token. */
+  sharedNpmToken?: SharedTokenStore;
 }
 
 /** One pool and one client per upstream, built once per process. */
@@ -67,7 +70,7 @@ export function createUpstreams(config: GatewayConfig, logger: Logger, hooks: Up
   });
   const npm = new NpmClient(
     npmHttp,
-    createNpmTokenSource(config.npm.auth, npmHttp, logger, Date.now, hooks.onNpmLogin),
+    createNpmTokenSource(config.npm.auth, npmHttp, logger, Date.now, hooks.onNpmLogin, hooks.sharedNpmToken),
     logger,
   );
   const axis = new AxisClient(axisHttp, config.axis.apiPrefix, config.axis.apiToken);

@@ -91,7 +91,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...options.env,
   });
   const logger = createLogger(options.logLevel ?? 'trace', { write: (line: string) => void logs.push(line) });
-  const { gateway, upstreams, metrics, azureStatusFeed } = composeGateway(config, logger, {
+  const { gateway, upstreams, metrics, azureStatusFeed, redis } = composeGateway(config, logger, {
     ...(options.tracing ? { tracing: options.tracing } : {}),
   });
   const server: Server = createServer(gateway);
@@ -158,6 +158,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       // Simulators first: that ends hung upstream calls, so the pools can close at once.
       await Promise.all([npmSim.stop(), axisSim.stop()]);
       await upstreams.close().catch(() => undefined);
+      await redis?.close();
     },
   };
 }

@@ -1,0 +1,137 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { IdempotencyUnavailableError } from './idempotency.js';
+import type { Claim, IdempotencyStore, StoredResult } from './idempotency.js';
+
+/**
+ * Idempotency-Key outcomes for a fleet, with the semantics of MemoryIdempotencyStore (one
+ * test suite, test/integration/stores/idempotency.test.ts, runs against both).
+ *
+ * One Redis string per scope, a JSON object:
+ * - `{"f": <fingerprint>, "c": <claim id>}` while the first request runs, set with
+ *   `SET NX PX <runningTtl>` inside a script that returns the existing value instead when
+ *   there is one: the claim and the look-up are one atomic round trip, so two replicas
+ *   claiming the same key at once get one `new` and one `running`;
+ * - `{"f": <fingerprint>, "r": <result>}` once finished, for the TTL.
+ * Completing and releasing compare the stored value with the claim's own (a claim that
+ * expired and was taken by another request is never overwritten by its first owner).
+ * A waiting duplicate polls the value until it changes; the running entry's TTL bounds the wait.
+ */
+
+const CLAIM = `
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+`;
+
+/** Replace (finish) or delete (release) the value only while it is still this claim's. */
+const SETTLE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1
+`;
+
+interface Entry {
+  f: string;
+  c?: string;
+  r?: StoredResult;
+}
+
+export interface RedisIdempotencyOptions {
+  client: Redis;
+  keyPrefix: string;
+  /** How long a finished result is replayed (IDEMPOTENCY_TTL_S). */
+  ttlMs: number;
+  /** A claim still running after this long is treated as abandoned. */
+  runningTtlMs: number;
+  logger: Logger;
+  /** How often a waiting duplicate looks again. */
+  pollMs?: number;
+}
+
+export class RedisIdempotencyStore implements IdempotencyStore {
+  /** The value this replica wrote for each claim it holds. */
+  private readonly mine = new Map<string, string>();
+  private readonly pollMs: number;
+
+  constructor(private readonly options: RedisIdempotencyOptions) {
+    this.pollMs = options.pollMs ?? 25;
+  }
+
+  private key(scope: string): string {
+    // Scopes hold a caller id and a client-chosen key of up to 255 characters: hashed, keys stay short.
+    return `${this.options.keyPrefix}idem:${createHash('sha256').update(scope).digest('base64url')}`;
+  }
+
+  async claim(scope: string, fingerprint: string): Promise<Claim> {
+    const key = this.key(scope);
+    const value = JSON.stringify({ f: fingerprint, c: randomUUID() } satisfies Entry);
+    let existing: string | null;
+    try {
+      existing = (await this.options.client.eval(CLAIM, 1, key, value, this.options.runningTtlMs)) as string | null;
+    } catch (err) {
+      throw new IdempotencyUnavailableError(err);
+    }
+    if (existing === null) {
+      this.mine.set(scope, value);
+      return { state: 'new' };
+    }
+    const entry = JSON.parse(existing) as Entry;
+    if (entry.f !== fingerprint) return { state: 'mismatch' };
+    if (entry.r !== undefined) return { state: 'done', result: entry.r };
+    return { state: 'running', settled: this.changed(key, existing) };
+  }
+
+  async complete(scope: string, result: StoredResult): Promise<void> {
+    const fingerprint = this.settling(scope);
+    if (fingerprint === undefined) return;
+    const { value, f } = fingerprint;
+    await this.settle(scope, value, JSON.stringify({ f, r: result } satisfies Entry), this.options.ttlMs);
+  }
+
+  async release(scope: string): Promise<void> {
+    const fingerprint = this.settling(scope);
+    if (fingerprint === undefined) return;
+    await this.settle(scope, fingerprint.value, '', 0);
+  }
+
+  private settling(scope: string): { value: string; f: string } | undefined {
+    const value = this.mine.get(scope);
+    if (value === undefined) return undefined;
+    this.mine.delete(scope);
+    return { value, f: (JSON.parse(value) as Entry).f };
+  }
+
+  private async settle(scope: string, claimed: string, next: string, ttlMs: number): Promise<void> {
+    // The answer has gone (or goes) to the client either way. If Redis cannot record it, the
+    // running claim expires after runningTtl and a later retry would run again: logged loudly.
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      try {
+        await this.options.client.eval(SETTLE, 1, this.key(scope), claimed, next, ttlMs);
+        return;
+      } catch (err) {
+        if (attempt === 2)
+          this.options.logger.error(
+            { err, component: 'idempotency' },
+            'could not record an idempotent outcome in redis; a retry after the claim expires would run again',
+          );
+        else await new Promise((resolve) => setTimeout(resolve, 100 * (attempt + 1)));
+      }
+    }
+  }
+
+  /** Resolves once the running value is replaced or gone (or Redis stops answering: the next claim says so). */
+  private async changed(key: string, running: string): Promise<void> {
+    const until = Date.now() + this.options.runningTtlMs;
+    while (Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+      try {
+        if ((await this.options.client.get(key)) !== running) return;
+      } catch {
+        return;
+      }
+    }
+  }
+}
