@@ -32,7 +32,7 @@ import ts from 'typescript';
 import { request } from 'undici';
 import { runLoad, stopLoad } from './load.js';
 import { summariseFile } from './profile-summary.js';
-import { cpuMs, freePort, peakRssMb, rssMb, startChild, stopAll } from './procs.js';
+import { clockTicksPerSecond, cpuMs, freePort, peakRssMb, rssMb, startChild, stopAll } from './procs.js';
 import type { Child } from './procs.js';
 import {
   TARGETS,
@@ -365,19 +365,25 @@ interface RunSpec {
 }
 
 /**
- * Waits until no upstream call has arrived for a while: a timed run (the warm-up) cuts off the
- * requests in flight, and the server finishes them afterwards; their calls and CPU must not
- * land in the next measured window.
+ * Waits until the server has gone quiet: a timed run (the warm-up) cuts off the requests in
+ * flight, and the server finishes them afterwards; their calls and CPU must not land in the
+ * next measured window. Quiet is three checks in a row, 100 ms apart, with no new upstream
+ * call and at most one clock tick of the server's CPU: on a loaded machine a server can spend
+ * seconds of CPU on a cut-off request between two of its upstream calls, so calls alone are
+ * not enough.
  */
-async function quiesce(bench: Bench, maxMs = 60_000): Promise<void> {
+async function quiesce(bench: Bench, pid: number, maxMs = 60_000): Promise<void> {
   const deadline = Date.now() + maxMs;
-  let last = await dataCalls(bench);
+  const tickMs = 1000 / clockTicksPerSecond();
+  let calls = await dataCalls(bench);
+  let cpu = cpuMs(pid);
   let stable = 0;
   while (stable < 3 && Date.now() < deadline) {
-    await sleep(60);
-    const now = await dataCalls(bench);
-    stable = now === last ? stable + 1 : 0;
-    last = now;
+    await sleep(100);
+    const [nowCalls, nowCpu] = [await dataCalls(bench), cpuMs(pid)];
+    stable = nowCalls === calls && nowCpu - cpu <= tickMs ? stable + 1 : 0;
+    calls = nowCalls;
+    cpu = nowCpu;
   }
 }
 
@@ -398,7 +404,7 @@ async function measure(bench: Bench, spec: RunSpec): Promise<RunResult> {
   };
   const probeError = await probe(server.url, spec.scenario);
   const warm = await runLoad({ ...load, durationSec: spec.warmupSec });
-  await quiesce(bench);
+  await quiesce(bench, server.child.pid);
   // The second half of the warm-up: the first seconds of a cold process are far slower.
   const amount = Math.max(spec.connections, Math.round(Math.max(warm.tailRps, warm.rps) * spec.durationSec));
 
