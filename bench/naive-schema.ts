@@ -150,6 +150,8 @@ export function createNaiveSchema(sdl: string, upstreams: BenchUpstreams): Graph
     Mutation: {
       updateUser: async (_root: unknown, args: UpdateUserVariables) => {
         const path = `/users/${encodeURIComponent(args.id)}`;
+        // Two reads, as the gateway's locked read-merge-write and the floor make them.
+        await axisCall<AxisUserWire>('GET', path);
         const current = await axisCall<AxisUserWire>('GET', path);
         const updated = await axisCall<AxisUserWire>('PUT', path, mergedUser(current, args.input));
         // AXIS_AUTO_COMMIT's default: every write is committed at once.
