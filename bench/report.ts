@@ -1,11 +1,34 @@
 /**
  * Turns measured runs into the markdown the benchmark prints and writes to bench/results.md:
- * medians across rounds, gateway/floor ratios, and the issue's targets with a verdict.
+ * medians across rounds, each server's ratios to the floor, and the issue's targets with a
+ * verdict for the gateway and the reference servers' figures beside it.
  */
 import type { ScenarioName } from './scenarios.js';
 import { median } from './stats.js';
 
-export type Target = 'gateway' | 'floor';
+/** Every server the benchmark can run, in the order the report lists them. */
+export const TARGETS = ['floor', 'mercurius', 'yoga', 'gateway'] as const;
+export type Target = (typeof TARGETS)[number];
+/** The servers measured against the floor that are not the gateway. */
+const REFERENCES = ['mercurius', 'yoga'] as const;
+type Reference = (typeof REFERENCES)[number];
+
+export const TARGET_LABELS: Readonly<Record<Target, string>> = {
+  floor: 'floor: node:http + undici, no GraphQL',
+  mercurius: 'fastify + mercurius with graphql-jit, naive resolvers',
+  yoga: 'graphql-yoga, naive resolvers',
+  gateway: 'this gateway',
+};
+
+export function isTarget(value: string): value is Target {
+  return (TARGETS as readonly string[]).includes(value);
+}
+
+/** One set of runs: the added upstream latency and the connections of the load. */
+export interface Phase {
+  latencyMs: number;
+  connections: number;
+}
 
 /** One measured window of one scenario against one server. */
 export interface RunResult {
@@ -21,7 +44,7 @@ export interface RunResult {
   rps: number;
   p50: number;
   p99: number;
-  /** Server (gateway or floor) user+sys CPU over the window / requests, ms. */
+  /** Server user+sys CPU over the window / requests, ms. */
   cpuMsPerOp: number;
   /** Simulator process CPU / requests, ms. */
   simCpuMsPerOp: number;
@@ -41,6 +64,7 @@ export interface Summary {
   scenario: ScenarioName;
   target: Target;
   latencyMs: number;
+  connections: number;
   rounds: number;
   rps: number;
   p50: number;
@@ -57,7 +81,7 @@ export interface Summary {
 export function summarise(runs: readonly RunResult[]): Summary[] {
   const groups = new Map<string, RunResult[]>();
   for (const run of runs) {
-    const key = `${run.latencyMs}|${run.scenario}|${run.target}`;
+    const key = `${run.latencyMs}|${run.connections}|${run.scenario}|${run.target}`;
     let list = groups.get(key);
     if (list === undefined) groups.set(key, (list = []));
     list.push(run);
@@ -69,6 +93,7 @@ export function summarise(runs: readonly RunResult[]): Summary[] {
       scenario: first.scenario,
       target: first.target,
       latencyMs: first.latencyMs,
+      connections: first.connections,
       rounds: list.length,
       rps: med((r) => r.rps),
       p50: med((r) => r.p50),
@@ -112,185 +137,243 @@ export function table(
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
-function find(summaries: readonly Summary[], latencyMs: number, scenario: ScenarioName, target: Target) {
-  return summaries.find((s) => s.latencyMs === latencyMs && s.scenario === scenario && s.target === target);
+function find(summaries: readonly Summary[], phase: Phase | undefined, scenario: ScenarioName, target: Target) {
+  if (phase === undefined) return undefined;
+  return summaries.find(
+    (s) =>
+      s.latencyMs === phase.latencyMs &&
+      s.connections === phase.connections &&
+      s.scenario === scenario &&
+      s.target === target,
+  );
 }
 
-export function throughputTable(summaries: readonly Summary[], scenarios: readonly ScenarioName[]): string {
+/** `1228 (0.34×)`: a figure and its ratio to the floor's, or the figure alone for the floor. */
+function withRatio(value: number | undefined, floor: number | undefined, format: (n: number | undefined) => string) {
+  const r = ratio(value, floor);
+  return r === undefined || value === floor ? format(value) : `${format(value)} (${times(r)})`;
+}
+
+/** Every server's figures for each op of one phase, with ratios to the floor. */
+export function throughputTable(
+  summaries: readonly Summary[],
+  scenarios: readonly ScenarioName[],
+  phase: Phase,
+  targets: readonly Target[] = TARGETS,
+): string {
   const rows: string[][] = [];
   for (const name of scenarios) {
-    const gw = find(summaries, 0, name, 'gateway');
-    const fl = find(summaries, 0, name, 'floor');
-    for (const s of [gw, fl]) {
+    const fl = find(summaries, phase, name, 'floor');
+    for (const target of targets) {
+      const s = find(summaries, phase, name, target);
       if (s === undefined) continue;
+      const isFloor = target === 'floor';
       rows.push([
         name,
-        s.target,
-        f0(s.rps),
+        target,
+        isFloor ? f0(s.rps) : withRatio(s.rps, fl?.rps, f0),
         f2(s.p50),
-        f2(s.p99),
-        f3(s.cpuMsPerOp),
+        isFloor ? f2(s.p99) : withRatio(s.p99, fl?.p99, f2),
+        isFloor ? f3(s.cpuMsPerOp) : withRatio(s.cpuMsPerOp, fl?.cpuMsPerOp, f3),
         f1(s.peakRssMb),
         f2(s.callsPerOp),
         String(s.errors),
       ]);
     }
-    if (gw !== undefined && fl !== undefined) {
-      rows.push([
-        name,
-        '**gateway/floor**',
-        times(ratio(gw.rps, fl.rps)),
-        times(ratio(gw.p50, fl.p50)),
-        times(ratio(gw.p99, fl.p99)),
-        times(ratio(gw.cpuMsPerOp, fl.cpuMsPerOp)),
-        times(ratio(gw.peakRssMb, fl.peakRssMb)),
-        times(ratio(gw.callsPerOp, fl.callsPerOp)),
-        '',
-      ]);
-    }
   }
   return table(
-    ['op', 'server', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'peak RSS MB', 'upstream calls/req', 'errors'],
+    [
+      'op',
+      'server',
+      'req/s (× floor)',
+      'p50 ms',
+      'p99 ms (× floor)',
+      'CPU ms/req (× floor)',
+      'peak RSS MB',
+      'upstream calls/req',
+      'errors',
+    ],
     rows,
     [false, false, true, true, true, true, true, true, true],
   );
 }
 
-export function latencyTable(
+/**
+ * The issue's "Where it stands" table: per server, Q1 and Q2 CPU per request and Q1
+ * throughput against the floor, the peak RSS over the whole run, and Q1's p50/p99 with
+ * upstream latency under load.
+ */
+export function standingTable(
   summaries: readonly Summary[],
-  scenarios: readonly ScenarioName[],
-  latencyMs: number,
+  phases: { loaded: Phase; latency: Phase | undefined },
+  peakRssMb: Partial<Record<Target, number>>,
+  targets: readonly Target[] = TARGETS,
 ): string {
-  const rows: string[][] = [];
-  for (const name of scenarios) {
-    const gw = find(summaries, latencyMs, name, 'gateway');
-    const fl = find(summaries, latencyMs, name, 'floor');
-    if (gw === undefined && fl === undefined) continue;
-    rows.push([
-      name,
-      f2(gw?.p50),
-      f2(fl?.p50),
-      gw !== undefined && fl !== undefined ? `${gw.p50 - fl.p50 >= 0 ? '+' : ''}${f2(gw.p50 - fl.p50)}` : '—',
-      f2(gw?.p99),
-      f2(fl?.p99),
-      f0(gw?.rps),
-      f0(fl?.rps),
-      f3(gw?.cpuMsPerOp),
-      f3(fl?.cpuMsPerOp),
-      String((gw?.errors ?? 0) + (fl?.errors ?? 0)),
-    ]);
-  }
+  const us = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? '—' : (ms * 1000).toFixed(0));
+  const floorQ1 = find(summaries, phases.loaded, 'Q1', 'floor');
+  const floorQ2 = find(summaries, phases.loaded, 'Q2', 'floor');
+  const rows = targets.map((target) => {
+    const q1 = find(summaries, phases.loaded, 'Q1', target);
+    const q2 = find(summaries, phases.loaded, 'Q2', target);
+    const slow = find(summaries, phases.latency, 'Q1', target);
+    const cpu = (s: Summary | undefined, fl: Summary | undefined) => {
+      const r = ratio(s?.cpuMsPerOp, fl?.cpuMsPerOp);
+      return s === undefined ? '—' : `${us(s.cpuMsPerOp)} (${r === undefined ? '—' : r.toFixed(2)})`;
+    };
+    const rps = ratio(q1?.rps, floorQ1?.rps);
+    return [
+      TARGET_LABELS[target],
+      cpu(q1, floorQ1),
+      cpu(q2, floorQ2),
+      q1 === undefined
+        ? '—'
+        : `${Math.round(q1.rps).toLocaleString('en-US')} (${rps === undefined ? '—' : rps.toFixed(2)})`,
+      f0(peakRssMb[target]),
+      slow === undefined ? '—' : `${f0(slow.p50)} / ${f0(slow.p99)}`,
+    ];
+  });
+  const latency =
+    phases.latency === undefined
+      ? '+latency (not run)'
+      : `Q1 +${phases.latency.latencyMs} ms upstream, c=${phases.latency.connections}: p50 / p99 ms`;
   return table(
-    [
-      'op',
-      'gateway p50 ms',
-      'floor p50 ms',
-      'Δ p50 ms',
-      'gateway p99 ms',
-      'floor p99 ms',
-      'gateway req/s',
-      'floor req/s',
-      'gateway CPU ms/req',
-      'floor CPU ms/req',
-      'errors',
-    ],
+    ['server', 'Q1 CPU µs/req (× floor)', 'Q2 CPU µs/req (× floor)', 'Q1 req/s (× floor)', 'peak RSS MiB', latency],
     rows,
-    [false, true, true, true, true, true, true, true, true, true, true],
+    [false, true, true, true, true, true],
   );
 }
 
-export interface TargetCheck {
-  target: string;
+export interface Verdict {
   measured: string;
-  limit: string;
   /** undefined: not measured in this run. */
   ok: boolean | undefined;
 }
 
+export interface TargetCheck extends Verdict {
+  /** `target`: one of the issue's targets; `check`: a sanity check of the run itself. */
+  kind: 'target' | 'check';
+  target: string;
+  limit: string;
+  /** The same measure for the reference servers, beside the gateway's. */
+  references: Record<Reference, Verdict>;
+}
+
+export interface TargetPhases {
+  /** The throughput runs (no added latency). */
+  loaded: Phase;
+  /** Upstream latency at the same connections, for the p99 target; undefined when not run. */
+  latency: Phase | undefined;
+  /** Upstream latency one request at a time (--serial); undefined when not run. */
+  serial?: Phase | undefined;
+}
+
+const NOT_MEASURED: Verdict = { measured: '—', ok: undefined };
+
 export function checkTargets(
   summaries: readonly Summary[],
-  latencyMs: number,
-  gatewayPeakRssMb: number | undefined,
+  phases: TargetPhases,
+  peakRssMb: Partial<Record<Target, number>>,
 ): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  const pair = (lat: number, name: ScenarioName) => ({
-    gw: find(summaries, lat, name, 'gateway'),
-    fl: find(summaries, lat, name, 'floor'),
-  });
+  const add = (kind: TargetCheck['kind'], target: string, limit: string, judge: (t: Target) => Verdict): void => {
+    const references = Object.fromEntries(REFERENCES.map((r) => [r, judge(r)])) as Record<Reference, Verdict>;
+    checks.push({ kind, target, limit, ...judge('gateway'), references });
+  };
   const ratioCheck = (
     label: string,
+    phase: Phase | undefined,
     name: ScenarioName,
     pick: (s: Summary) => number,
     limit: number,
     atMost: boolean,
-  ): void => {
-    const { gw, fl } = pair(0, name);
-    const r = gw !== undefined && fl !== undefined ? ratio(pick(gw), pick(fl)) : undefined;
-    checks.push({
-      target: label,
-      measured: times(r),
-      limit: `${atMost ? '≤' : '≥'} ${limit.toFixed(2)}×`,
-      ok: r === undefined ? undefined : atMost ? r <= limit : r >= limit,
+  ): void =>
+    add('target', label, `${atMost ? '≤' : '≥'} ${limit.toFixed(2)}×`, (t) => {
+      const s = find(summaries, phase, name, t);
+      const fl = find(summaries, phase, name, 'floor');
+      const r = s !== undefined && fl !== undefined ? ratio(pick(s), pick(fl)) : undefined;
+      if (r === undefined) return NOT_MEASURED;
+      return { measured: times(r), ok: atMost ? r <= limit : r >= limit };
     });
-  };
-  ratioCheck('CPU/request Q1 vs floor', 'Q1', (s) => s.cpuMsPerOp, 1.5, true);
-  ratioCheck('CPU/request Q2 vs floor', 'Q2', (s) => s.cpuMsPerOp, 3, true);
-  ratioCheck('Throughput Q1 vs floor', 'Q1', (s) => s.rps, 0.85, false);
-  ratioCheck('p99 Q1 vs floor p99', 'Q1', (s) => s.p99, 1.5, true);
 
-  const floorQ1 = find(summaries, latencyMs, 'Q1', 'floor');
-  for (const [name, factor] of [
-    ['Q1', 1],
-    ['Q3', 2],
-  ] as const) {
-    const gw = find(summaries, latencyMs, name, 'gateway');
-    const limit = floorQ1 === undefined ? undefined : factor * floorQ1.p50 + 2;
-    checks.push({
-      target: `${latencyMs} ms upstream latency, 1 at a time: ${name} p50`,
-      measured: gw === undefined ? '—' : `${f2(gw.p50)} ms`,
-      limit:
-        limit === undefined
-          ? `≤ ${factor === 1 ? '' : `${factor} × `}floor Q1 p50 + 2 ms`
-          : `≤ ${factor === 1 ? '' : `${factor} × `}${f2(floorQ1!.p50)} + 2 = ${f2(limit)} ms`,
-      ok: gw === undefined || limit === undefined ? undefined : gw.p50 <= limit,
-    });
-  }
+  ratioCheck('Q1 CPU/request vs floor', phases.loaded, 'Q1', (s) => s.cpuMsPerOp, 1.5, true);
+  ratioCheck('Q2 CPU/request vs floor', phases.loaded, 'Q2', (s) => s.cpuMsPerOp, 2, true);
+  ratioCheck('Q1 throughput vs floor', phases.loaded, 'Q1', (s) => s.rps, 0.85, false);
+  add('target', 'Peak RSS (VmHWM over the whole run)', '≤ 150 MiB', (t) => {
+    const peak = peakRssMb[t];
+    return peak === undefined ? NOT_MEASURED : { measured: `${f1(peak)} MiB`, ok: peak <= 150 };
+  });
+  ratioCheck(
+    phases.latency === undefined
+      ? 'Q1 p99 with upstream latency under load vs floor p99'
+      : `Q1 p99, +${phases.latency.latencyMs} ms upstream, ${phases.latency.connections} connections, vs floor p99`,
+    phases.latency,
+    'Q1',
+    (s) => s.p99,
+    1.25,
+    true,
+  );
 
   for (const [name, calls] of [
     ['Q1', 3],
     ['Q2', 1],
   ] as const) {
-    const gw = find(summaries, 0, name, 'gateway') ?? find(summaries, latencyMs, name, 'gateway');
-    checks.push({
-      target: `Upstream calls per ${name}`,
-      measured: f2(gw?.callsPerOp),
-      limit: `= ${calls}`,
+    add('check', `Upstream calls per ${name}`, `= ${calls}`, (t) => {
+      const s = find(summaries, phases.loaded, name, t) ?? find(summaries, phases.latency, name, t);
       // Requests cut off when a window ends still reach the upstreams: allow that sliver.
-      ok: gw === undefined ? undefined : Math.abs(gw.callsPerOp - calls) < 0.05,
+      return s === undefined ? NOT_MEASURED : { measured: f2(s.callsPerOp), ok: Math.abs(s.callsPerOp - calls) < 0.05 };
     });
   }
 
-  checks.push({
-    target: 'Gateway peak RSS (VmHWM over the whole run)',
-    measured: gatewayPeakRssMb === undefined ? '—' : `${f1(gatewayPeakRssMb)} MB`,
-    limit: '≤ 150 MB',
-    ok: gatewayPeakRssMb === undefined ? undefined : gatewayPeakRssMb <= 150,
-  });
+  if (phases.serial !== undefined) {
+    const serial = phases.serial;
+    const floorQ1 = find(summaries, serial, 'Q1', 'floor');
+    for (const [name, factor] of [
+      ['Q1', 1],
+      ['Q3', 2],
+    ] as const) {
+      const limit = floorQ1 === undefined ? undefined : factor * floorQ1.p50 + 2;
+      add(
+        'check',
+        `${serial.latencyMs} ms upstream latency, 1 at a time: ${name} p50`,
+        limit === undefined
+          ? `≤ ${factor === 1 ? '' : `${factor} × `}floor Q1 p50 + 2 ms`
+          : `≤ ${factor === 1 ? '' : `${factor} × `}${f2(floorQ1!.p50)} + 2 = ${f2(limit)} ms`,
+        (t) => {
+          const s = find(summaries, serial, name, t);
+          return s === undefined || limit === undefined
+            ? NOT_MEASURED
+            : { measured: `${f2(s.p50)} ms`, ok: s.p50 <= limit };
+        },
+      );
+    }
+  }
 
-  const errors = summaries.reduce((n, s) => n + s.errors, 0);
-  checks.push({
-    target: 'Every response 2xx with data and no GraphQL errors',
-    measured: `${errors} failed`,
-    limit: '0',
-    ok: errors === 0,
+  add('check', 'Every response 2xx with data and no GraphQL errors', '0 failed', (t) => {
+    const own = summaries.filter((s) => s.target === t);
+    if (own.length === 0) return NOT_MEASURED;
+    const errors = own.reduce((n, s) => n + s.errors, 0);
+    return { measured: `${errors} failed`, ok: errors === 0 };
   });
   return checks;
 }
 
-export function targetsTable(checks: readonly TargetCheck[]): string {
+const mark = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? '✅' : '❌');
+
+/** The checks of one kind: the gateway's figure and verdict, the reference servers' beside. */
+export function targetsTable(checks: readonly TargetCheck[], kind: TargetCheck['kind'] = 'target'): string {
+  const beside = (v: Verdict) => (v.ok === undefined ? v.measured : `${v.measured} ${v.ok ? '✅' : '❌'}`);
   return table(
-    ['target', 'measured', 'limit', ''],
-    checks.map((c) => [c.target, c.measured, c.limit, c.ok === undefined ? 'not measured' : c.ok ? '✅' : '❌']),
+    ['target', 'limit', 'this gateway', '', 'mercurius + jit', 'naive yoga'],
+    checks
+      .filter((c) => c.kind === kind)
+      .map((c) => [
+        c.target,
+        c.limit,
+        c.measured,
+        mark(c.ok),
+        beside(c.references.mercurius),
+        beside(c.references.yoga),
+      ]),
   );
 }
 

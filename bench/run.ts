@@ -1,15 +1,18 @@
 /**
- * `npm run bench [-- flags]`: the gateway's production build against the floor
- * (bench/floor.ts), both over the same simulators, each a separate process. See
+ * `npm run bench [-- flags]`: the gateway's production build in its default configuration
+ * against the floor (bench/floor.ts) and two reference servers (naive graphql-yoga, fastify +
+ * mercurius with graphql-jit), all over the same simulators, each a separate process. See
  * bench/README.md for what is measured and how to read it.
  *
  *   --duration <s>      measured seconds per run (10), as a request count from the warm-up's rate
  *   --warmup <s>        warm-up seconds before each run, at least 1 (3; 10 in soak mode);
  *                       its rate sizes the measured window
- *   --connections <n>   concurrent connections of the throughput runs (32)
+ *   --connections <n>   concurrent connections of every run but --serial's (32)
  *   --rounds <n>        rounds; the report shows medians across them (3)
  *   --scenarios Q1,Q2   a subset of Q1,Q2,Q3,M1
- *   --latency <ms>      upstream latency of the one-at-a-time runs (20; 0 skips them)
+ *   --servers a,b       a subset of floor,mercurius,yoga,gateway (all; the ratios need the floor)
+ *   --latency <ms>      upstream latency of the second set of runs, at --connections (20; 0 skips them)
+ *   --serial            also run every op one request at a time with --latency added
  *   --quick             2 s runs, 1 s warm-up, 1 round: a smoke run
  *   --soak <s>          instead: Q1 against the gateway for <s> seconds, RSS slope
  *   --cpu-prof <dir>    run every process under `node --cpu-prof`, write the profiles to <dir>
@@ -29,10 +32,19 @@ import ts from 'typescript';
 import { request } from 'undici';
 import { runLoad, stopLoad } from './load.js';
 import { summariseFile } from './profile-summary.js';
-import { cpuMs, freePort, peakRssMb, rssMb, startChild, stopAll } from './procs.js';
+import { clockTicksPerSecond, cpuMs, freePort, peakRssMb, rssMb, startChild, stopAll } from './procs.js';
 import type { Child } from './procs.js';
-import { checkTargets, detailTable, latencyTable, summarise, targetsTable, throughputTable } from './report.js';
-import type { RunResult, Target } from './report.js';
+import {
+  TARGETS,
+  checkTargets,
+  detailTable,
+  isTarget,
+  standingTable,
+  summarise,
+  targetsTable,
+  throughputTable,
+} from './report.js';
+import type { Phase, RunResult, Target } from './report.js';
 import { SCENARIOS, SCENARIO_NAMES, isScenarioName, requestBody } from './scenarios.js';
 import type { Scenario, ScenarioName } from './scenarios.js';
 import { leastSquares } from './stats.js';
@@ -44,7 +56,7 @@ const RESULTS = join(ROOT, 'bench', 'results.md');
 const NPM_USER = 'admin';
 const NPM_PASSWORD = 'demo-npm-password';
 const AXIS_TOKEN = 'demo-axis-rw-token';
-/** The benchmark's client key (GATEWAY_API_KEYS); sent on every request to both servers. */
+/** The benchmark's client key (GATEWAY_API_KEYS); sent on every request to every server. */
 const API_KEY = 'bench-api-key-0123456789abcdef0123456789abcdef';
 
 // ---------------------------------------------------------------------------
@@ -57,7 +69,9 @@ interface Settings {
   connections: number;
   rounds: number;
   scenarios: ScenarioName[];
+  servers: Target[];
   latencyMs: number;
+  serial: boolean;
   soakSec: number | undefined;
   cpuProfDir: string | undefined;
   /** Extra environment for the gateway process (--gateway-env). */
@@ -74,7 +88,9 @@ function parseSettings(argv: string[]): Settings {
       connections: { type: 'string' },
       rounds: { type: 'string' },
       scenarios: { type: 'string' },
+      servers: { type: 'string' },
       latency: { type: 'string' },
+      serial: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       soak: { type: 'string' },
       'cpu-prof': { type: 'string' },
@@ -102,13 +118,24 @@ function parseSettings(argv: string[]): Settings {
   for (const s of scenarios) {
     if (!isScenarioName(s)) throw new Error(`--scenarios: unknown "${s}" (known: ${SCENARIO_NAMES.join(', ')})`);
   }
+  const servers = (values.servers ?? TARGETS.join(','))
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== '');
+  for (const s of servers) {
+    if (!isTarget(s)) throw new Error(`--servers: unknown "${s}" (known: ${TARGETS.join(', ')})`);
+  }
+  if (servers.length === 0) throw new Error('--servers: name at least one server');
   return {
     durationSec: num('duration', values.duration, quick ? 2 : 10, 1),
     warmupSec: num('warmup', values.warmup, quick ? 1 : soakSec !== undefined ? 10 : 3, 1),
     connections: Math.round(num('connections', values.connections, 32, 1)),
     rounds: Math.round(num('rounds', values.rounds, quick ? 1 : 3, 1)),
     scenarios: scenarios as ScenarioName[],
+    // In the report's order, whatever order they were named in.
+    servers: TARGETS.filter((t) => servers.includes(t)),
     latencyMs: num('latency', values.latency, 20, 0),
+    serial: values.serial,
     soakSec,
     cpuProfDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
     gatewayEnv: Object.fromEntries(
@@ -134,17 +161,28 @@ interface Bench {
   servers: Partial<Record<Target, { child: Child; url: string }>>;
 }
 
+/** The benchmark's own servers, transpiled by buildBenchServers. */
+const BENCH_SERVER_FILES = [
+  'upstream-pools.ts',
+  'floor.ts',
+  'floor-main.ts',
+  'naive-schema.ts',
+  'reference-yoga.ts',
+  'reference-mercurius.ts',
+  'reference-main.ts',
+];
+
 /**
- * Transpiles the floor to plain JavaScript once, so it runs on bare `node` like the
- * gateway's build: no loader thread, no transpiler in its memory. The output sits under
- * node_modules/.cache so `undici` resolves from the project. Types are checked by
- * `npm run typecheck`, not here.
+ * Transpiles the floor and the reference servers to plain JavaScript once, so they run on
+ * bare `node` like the gateway's build: no loader thread, no transpiler in their memory. The
+ * output sits under node_modules/.cache so their packages resolve from the project. Types
+ * are checked by `npm run typecheck`, not here. Returns the output directory.
  */
-function buildFloor(): string {
+function buildBenchServers(): string {
   const outDir = join(ROOT, 'node_modules', '.cache', 'gateway-bench-floor');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'package.json'), '{ "type": "module" }\n');
-  for (const file of ['floor.ts', 'floor-main.ts']) {
+  for (const file of BENCH_SERVER_FILES) {
     const source = readFileSync(join(ROOT, 'bench', file), 'utf8');
     const { outputText } = ts.transpileModule(source, {
       fileName: file,
@@ -152,11 +190,32 @@ function buildFloor(): string {
     });
     writeFileSync(join(outDir, file.replace(/\.ts$/, '.js')), outputText);
   }
-  return join(outDir, 'floor-main.js');
+  return outDir;
+}
+
+/**
+ * The gateway's environment: the product defaults (info logs, metrics, client auth by API
+ * key), with the rate limit on at a budget no run reaches, plus --gateway-env.
+ */
+function gatewayEnvironment(
+  port: number,
+  host: string,
+  upstreamEnv: Record<string, string>,
+  extra: Record<string, string>,
+): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    PORT: String(port),
+    HOST: host,
+    ...upstreamEnv,
+    GATEWAY_API_KEYS: `bench=admin:${API_KEY}`,
+    RATE_LIMIT_RPS: '1000000',
+    ...extra,
+  };
 }
 
 async function startBench(
-  withFloor: boolean,
+  targets: readonly Target[],
   cpuProfDir: string | undefined,
   gatewayEnv: Record<string, string> = {},
 ): Promise<Bench> {
@@ -167,20 +226,15 @@ async function startBench(
   }
   const logDir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
   const host = '127.0.0.1';
-  const [npmPort, axisPort, gatewayPort, floorPort] = await Promise.all([
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-  ]);
+  const [npmPort, axisPort] = await Promise.all([freePort(), freePort()]);
   const npmSimUrl = `http://${host}:${npmPort}`;
   const axisSimUrl = `http://${host}:${axisPort}`;
   const node = process.execPath;
   if (cpuProfDir !== undefined) mkdirSync(cpuProfDir, { recursive: true });
-  const nodeArgs = (name: string, script: string) =>
+  const nodeArgs = (name: string, script: string, ...args: string[]) =>
     cpuProfDir === undefined
-      ? [script]
-      : ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${name}.cpuprofile`, script];
+      ? [script, ...args]
+      : ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${name}.cpuprofile`, script, ...args];
 
   const sims = await startChild({
     name: 'simulators',
@@ -205,44 +259,47 @@ async function startBench(
     AXIS_BASE_URL: axisSimUrl,
     AXIS_API_TOKEN: AXIS_TOKEN,
   };
-  const gateway = await startChild({
-    name: 'gateway',
-    command: node,
-    args: nodeArgs('gateway', 'dist/main.js'),
-    cwd: ROOT,
-    logDir,
-    env: {
+  const benchDir = targets.some((t) => t !== 'gateway') ? buildBenchServers() : '';
+  const servers: Bench['servers'] = {};
+  for (const target of targets) {
+    const port = await freePort();
+    const benchEnv = {
       NODE_ENV: 'production',
-      PORT: String(gatewayPort),
+      PORT: String(port),
       HOST: host,
-      LOG_LEVEL: 'warn',
       ...upstreamEnv,
-      GATEWAY_API_KEYS: `bench=admin:${API_KEY}`,
-      RATE_LIMIT_RPS: '0',
-      ...gatewayEnv,
-    },
-    healthUrls: [`http://${host}:${gatewayPort}/health`],
-  });
-  const servers: Bench['servers'] = { gateway: { child: gateway, url: `http://${host}:${gatewayPort}` } };
-  if (withFloor) {
-    const floor = await startChild({
-      name: 'floor',
+      FLOOR_API_KEY: API_KEY,
+      BENCH_SCHEMA_FILE: join(ROOT, 'schema.graphql'),
+    };
+    const start = {
+      gateway: () => ({
+        args: nodeArgs('gateway', 'dist/main.js'),
+        env: gatewayEnvironment(port, host, upstreamEnv, gatewayEnv),
+      }),
+      floor: () => ({ args: nodeArgs('floor', join(benchDir, 'floor-main.js')), env: benchEnv }),
+      mercurius: () => ({
+        args: nodeArgs('mercurius', join(benchDir, 'reference-main.js'), 'mercurius'),
+        env: benchEnv,
+      }),
+      yoga: () => ({ args: nodeArgs('yoga', join(benchDir, 'reference-main.js'), 'yoga'), env: benchEnv }),
+    }[target]();
+    const child = await startChild({
+      name: target,
       command: node,
-      args: nodeArgs('floor', buildFloor()),
+      args: start.args,
       cwd: ROOT,
       logDir,
-      env: { NODE_ENV: 'production', PORT: String(floorPort), HOST: host, ...upstreamEnv, FLOOR_API_KEY: API_KEY },
-      healthUrls: [`http://${host}:${floorPort}/health`],
+      env: start.env,
+      healthUrls: [`http://${host}:${port}/health`],
     });
-    servers.floor = { child: floor, url: `http://${host}:${floorPort}` };
+    servers[target] = { child, url: `http://${host}:${port}` };
   }
   const startRssMb: Bench['startRssMb'] = {};
   for (const [target, server] of Object.entries(servers) as [Target, { child: Child }][]) {
     startRssMb[target] = rssMb(server.child.pid);
   }
-  process.stdout.write(
-    `simulators pid ${sims.pid}, gateway pid ${gateway.pid}${withFloor ? `, floor pid ${servers.floor!.child.pid}` : ''}; logs in ${logDir}\n`,
-  );
+  const pids = targets.map((t) => `${t} pid ${servers[t]!.child.pid}`).join(', ');
+  process.stdout.write(`simulators pid ${sims.pid}, ${pids}; logs in ${logDir}\n`);
   return { sims, startRssMb, npmSimUrl, axisSimUrl, servers };
 }
 
@@ -308,19 +365,25 @@ interface RunSpec {
 }
 
 /**
- * Waits until no upstream call has arrived for a while: a timed run (the warm-up) cuts off the
- * requests in flight, and the server finishes them afterwards; their calls and CPU must not
- * land in the next measured window.
+ * Waits until the server has gone quiet: a timed run (the warm-up) cuts off the requests in
+ * flight, and the server finishes them afterwards; their calls and CPU must not land in the
+ * next measured window. Quiet is three checks in a row, 100 ms apart, with no new upstream
+ * call and at most one clock tick of the server's CPU: on a loaded machine a server can spend
+ * seconds of CPU on a cut-off request between two of its upstream calls, so calls alone are
+ * not enough.
  */
-async function quiesce(bench: Bench, maxMs = 60_000): Promise<void> {
+async function quiesce(bench: Bench, pid: number, maxMs = 60_000): Promise<void> {
   const deadline = Date.now() + maxMs;
-  let last = await dataCalls(bench);
+  const tickMs = 1000 / clockTicksPerSecond();
+  let calls = await dataCalls(bench);
+  let cpu = cpuMs(pid);
   let stable = 0;
   while (stable < 3 && Date.now() < deadline) {
-    await sleep(60);
-    const now = await dataCalls(bench);
-    stable = now === last ? stable + 1 : 0;
-    last = now;
+    await sleep(100);
+    const [nowCalls, nowCpu] = [await dataCalls(bench), cpuMs(pid)];
+    stable = nowCalls === calls && nowCpu - cpu <= tickMs ? stable + 1 : 0;
+    calls = nowCalls;
+    cpu = nowCpu;
   }
 }
 
@@ -341,7 +404,7 @@ async function measure(bench: Bench, spec: RunSpec): Promise<RunResult> {
   };
   const probeError = await probe(server.url, spec.scenario);
   const warm = await runLoad({ ...load, durationSec: spec.warmupSec });
-  await quiesce(bench);
+  await quiesce(bench, server.child.pid);
   // The second half of the warm-up: the first seconds of a cold process are far slower.
   const amount = Math.max(spec.connections, Math.round(Math.max(warm.tailRps, warm.rps) * spec.durationSec));
 
@@ -397,7 +460,7 @@ async function measure(bench: Bench, spec: RunSpec): Promise<RunResult> {
 
 function progress(run: RunResult): void {
   process.stdout.write(
-    `  ${`${run.scenario}${run.latencyMs ? ` +${run.latencyMs}ms` : ''}`.padEnd(10)} ${run.target.padEnd(8)} r${run.round}  ` +
+    `  ${`${run.scenario}${run.latencyMs ? ` +${run.latencyMs}ms` : ''}`.padEnd(10)} ${run.target.padEnd(9)} r${run.round}  ` +
       `${run.rps.toFixed(0).padStart(6)} req/s  p50 ${run.p50.toFixed(2).padStart(7)} ms  p99 ${run.p99.toFixed(2).padStart(7)} ms  ` +
       `CPU ${run.cpuMsPerOp.toFixed(3)} ms/req  calls ${run.callsPerOp.toFixed(2)}  RSS ${run.peakRssMb.toFixed(0)} MB` +
       `${run.errors ? `  ERRORS ${run.errors}: ${run.errorNote ?? ''}` : ''}\n`,
@@ -430,7 +493,7 @@ function commandLine(argv: string[]): string {
 }
 
 function printProfiles(dir: string): void {
-  for (const name of ['simulators', 'gateway', 'floor']) {
+  for (const name of ['simulators', ...TARGETS]) {
     const file = join(dir, `${name}.cpuprofile`);
     if (existsSync(file)) process.stdout.write(`\n${summariseFile(file, 15)}\n`);
   }
@@ -441,26 +504,33 @@ function printProfiles(dir: string): void {
 // Modes
 // ---------------------------------------------------------------------------
 
+const phaseTitle = (phase: Phase) =>
+  `${phase.latencyMs === 0 ? 'no added latency' : `${phase.latencyMs} ms added to every upstream call`}, ` +
+  `${phase.connections === 1 ? 'one request at a time' : `${phase.connections} connections`}`;
+
 async function benchmark(settings: Settings, argv: string[]): Promise<void> {
-  const bench = await startBench(true, settings.cpuProfDir, settings.gatewayEnv);
+  const targets = settings.servers;
+  const bench = await startBench(targets, settings.cpuProfDir, settings.gatewayEnv);
   const runs: RunResult[] = [];
-  const phases = [{ latencyMs: 0, connections: settings.connections }];
-  if (settings.latencyMs > 0) phases.push({ latencyMs: settings.latencyMs, connections: 1 });
-  const total = phases.length * settings.rounds * settings.scenarios.length * 2;
-  const seconds = total * (settings.durationSec + settings.warmupSec);
+  const loaded: Phase = { latencyMs: 0, connections: settings.connections };
+  const latency: Phase | undefined =
+    settings.latencyMs > 0 ? { latencyMs: settings.latencyMs, connections: settings.connections } : undefined;
+  const serial: Phase | undefined =
+    settings.serial && settings.latencyMs > 0 ? { latencyMs: settings.latencyMs, connections: 1 } : undefined;
+  const phases = [loaded, latency, serial].filter((p): p is Phase => p !== undefined);
+  const total = phases.length * settings.rounds * settings.scenarios.length * targets.length;
+  const seconds = total * (settings.durationSec + settings.warmupSec + 1);
   process.stdout.write(
     `${total} runs of ${settings.warmupSec} s warm-up + ${settings.durationSec} s measured: about ${Math.ceil(seconds / 60)} min\n`,
   );
 
   for (const phase of phases) {
     await setLatency(bench, phase.latencyMs);
-    process.stdout.write(
-      `\n${phase.latencyMs === 0 ? 'No added latency' : `${phase.latencyMs} ms upstream latency`}, ${phase.connections} connection${phase.connections === 1 ? '' : 's'}\n`,
-    );
+    process.stdout.write(`\n${phaseTitle(phase)}\n`);
     for (let round = 1; round <= settings.rounds; round++) {
       for (const name of settings.scenarios) {
-        // Alternate who goes first, so neither always runs on the warmer machine.
-        const order: Target[] = round % 2 === 1 ? ['gateway', 'floor'] : ['floor', 'gateway'];
+        // Rotate who goes first, so no server always runs on the warmer (or busier) machine.
+        const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]!);
         for (const target of order) {
           const run = await measure(bench, {
             scenario: SCENARIOS[name],
@@ -478,8 +548,8 @@ async function benchmark(settings: Settings, argv: string[]): Promise<void> {
     }
   }
   await setLatency(bench, 0);
-  const gatewayPeak = peakRssMb(bench.servers.gateway!.child.pid);
-  const floorPeak = peakRssMb(bench.servers.floor!.child.pid);
+  const peaks: Partial<Record<Target, number>> = {};
+  for (const target of targets) peaks[target] = peakRssMb(bench.servers[target]!.child.pid);
   await stopAll();
   if (settings.cpuProfDir !== undefined) {
     printProfiles(settings.cpuProfDir);
@@ -487,35 +557,45 @@ async function benchmark(settings: Settings, argv: string[]): Promise<void> {
   }
 
   const summaries = summarise(runs);
-  const checks = checkTargets(summaries, settings.latencyMs, gatewayPeak);
+  const checks = checkTargets(summaries, { loaded, latency, serial }, peaks);
   const notes = [...new Set(summaries.flatMap((s) => s.errorNotes.map((n) => `- ${s.scenario} ${s.target}: ${n}`)))];
   const roundsNote = settings.rounds === 1 ? '1 round' : `median of ${settings.rounds} rounds`;
+  const mb = (record: Partial<Record<Target, number>>) =>
+    targets.map((t) => `${t} ${record[t]?.toFixed(1) ?? '—'} MB`).join(', ');
+  const gatewayExtra = Object.entries(settings.gatewayEnv).map(([k, v]) => `${k}=${v}`);
   const markdown = [
     '# Benchmark results',
     '',
     machineLine(commandLine(argv)),
     '',
-    `Settings: ${settings.connections} connections, ${settings.warmupSec} s warm-up + ${settings.durationSec} s measured per run, ${roundsNote}, gateway and floor alternating. ` +
-      "CPU ms/req is the server process's user+system CPU over the measured window divided by the requests it answered. " +
-      `RSS right after start: gateway ${bench.startRssMb.gateway?.toFixed(1)} MB, floor ${bench.startRssMb.floor?.toFixed(1)} MB; ` +
-      `peak over the whole run (VmHWM): gateway ${gatewayPeak.toFixed(1)} MB, floor ${floorPeak.toFixed(1)} MB.`,
+    `Settings: ${settings.connections} connections, ${settings.warmupSec} s warm-up + ${settings.durationSec} s measured per run, ${roundsNote}, ` +
+      `the servers interleaved (${targets.join(', ')}; who goes first rotates each round), one simulator process for all. ` +
+      'The gateway runs its production build in the default configuration (`NODE_ENV=production`, info logs, metrics, API-key auth) ' +
+      `with the rate limit on at a budget no run reaches (\`RATE_LIMIT_RPS=1000000\`)${gatewayExtra.length > 0 ? ` and ${gatewayExtra.map((e) => `\`${e}\``).join(', ')}` : ''}. ` +
+      "CPU per request is the server process's user+system CPU over the measured window divided by the requests it answered. " +
+      `RSS right after start: ${mb(bench.startRssMb)}; peak over the whole run (VmHWM): ${mb(peaks)}.`,
     '',
-    `## Throughput and cost, ${settings.connections} connections, no added latency`,
+    'The machine has 2 cores shared with the simulators, the load generator and, during a run, whatever else runs on it: ' +
+      'throughput and latency move with that, CPU per request much less. Compare ratios measured in the same run.',
     '',
-    throughputTable(summaries, settings.scenarios),
+    '## Where it stands',
     '',
-    ...(settings.latencyMs > 0
-      ? [
-          `## Latency with ${settings.latencyMs} ms added to every upstream call, one request at a time`,
-          '',
-          latencyTable(summaries, settings.scenarios, settings.latencyMs),
-          '',
-        ]
-      : []),
-    '## Targets (issue 4)',
+    standingTable(summaries, { loaded, latency }, peaks, targets),
     '',
-    targetsTable(checks),
+    '## Targets (issue 14)',
     '',
+    targetsTable(checks, 'target'),
+    '',
+    '## Other checks',
+    '',
+    targetsTable(checks, 'check'),
+    '',
+    ...phases.flatMap((phase) => [
+      `## Every op, ${phaseTitle(phase)}`,
+      '',
+      throughputTable(summaries, settings.scenarios, phase, targets),
+      '',
+    ]),
     ...(notes.length > 0 ? ['## Errors', '', ...notes, ''] : []),
     '## Every run',
     '',
@@ -530,7 +610,7 @@ async function benchmark(settings: Settings, argv: string[]): Promise<void> {
 
 async function soak(settings: Settings, argv: string[]): Promise<void> {
   const seconds = settings.soakSec!;
-  const bench = await startBench(false, settings.cpuProfDir, settings.gatewayEnv);
+  const bench = await startBench(['gateway'], settings.cpuProfDir, settings.gatewayEnv);
   const gateway = bench.servers.gateway!;
   const scenario = SCENARIOS.Q1;
   const load = {

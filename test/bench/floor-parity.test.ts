@@ -1,44 +1,64 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createFloor } from '../../bench/floor.js';
-import type { Floor } from '../../bench/floor.js';
-import { SCENARIOS, requestBody } from '../../bench/scenarios.js';
+import type { BenchServer, Floor } from '../../bench/floor.js';
+import { createMercurius } from '../../bench/reference-mercurius.js';
+import { createNaiveYoga } from '../../bench/reference-yoga.js';
+import { SCENARIOS, SCENARIO_NAMES, requestBody } from '../../bench/scenarios.js';
 import type { Scenario } from '../../bench/scenarios.js';
+import { readSchemaSdl } from '../../src/schema.js';
 import { ADMIN_KEY, AXIS_RW_TOKEN, NPM_PASSWORD, NPM_USER, startStack } from '../helpers/stack.js';
 import type { Stack } from '../helpers/stack.js';
 
 /**
- * The benchmark's ratios only mean something if the floor does the same job as the gateway:
- * the same answer, byte for byte, from the same upstream calls. Both receive the exact request
- * the benchmark sends.
+ * The benchmark's ratios only mean something if the floor and the reference servers do the
+ * same job as the gateway: the same answer, byte for byte, from the same upstream calls. All
+ * receive the exact request the benchmark sends.
  */
 
 let stack: Stack;
 let floor: Floor;
 let floorUrl: string;
+/** The reference servers (naive Yoga, mercurius + graphql-jit), by the benchmark's name. */
+const references: Record<'yoga' | 'mercurius', { server?: BenchServer; url: string }> = {
+  yoga: { url: '' },
+  mercurius: { url: '' },
+};
+const REFERENCES = ['yoga', 'mercurius'] as const;
 
 beforeAll(async () => {
   stack = await startStack();
-  floor = await createFloor({
+  const options = {
     npmBaseUrl: stack.npmSim.url,
     npmUsername: NPM_USER,
     npmPassword: NPM_PASSWORD,
     axisBaseUrl: stack.axisSim.url,
     axisApiToken: AXIS_RW_TOKEN,
     apiKey: ADMIN_KEY,
-  });
+  };
+  floor = await createFloor(options);
   floorUrl = await floor.listen(0);
+  const sdl = readSchemaSdl();
+  for (const [name, create] of [
+    ['yoga', createNaiveYoga],
+    ['mercurius', createMercurius],
+  ] as const) {
+    const server = await create({ ...options, sdl });
+    references[name] = { server, url: await server.listen(0) };
+  }
 });
 afterAll(async () => {
-  await floor.close();
-  await stack.close();
+  await Promise.all(REFERENCES.map((name) => references[name].server?.close()));
+  await floor?.close();
+  await stack?.close();
 });
 beforeEach(async () => {
   stack.npmSim.reset();
   stack.axisSim.reset();
-  // reset() revokes NPM tokens: let both log in again now, so the counts below are data calls only.
-  await send(stack.url, SCENARIOS.Q2);
-  await send(floorUrl, SCENARIOS.Q2);
+  // reset() revokes NPM tokens: let every server log in again now, so the counts below are data calls only.
+  for (const url of [stack.url, floorUrl, ...REFERENCES.map((name) => references[name].url)]) {
+    await send(url, SCENARIOS.Q2);
+  }
 });
 
 interface Answer {
@@ -99,6 +119,39 @@ describe('the floor answers exactly as the gateway', () => {
     expect(JSON.parse(res.text)).toEqual({
       data: { updateUser: { id: 'u-0001', firstName: 'Bench', lastName: expect.any(String) } },
     });
+    expect(stack.axisSim.state().users.find((u) => u.id === 'u-0001')?.firstName).toBe('Bench');
+    expect(stack.axisSim.state().commits).toBe(1);
+  });
+});
+
+describe('the reference servers answer exactly as the gateway', () => {
+  for (const reference of REFERENCES) {
+    for (const name of SCENARIO_NAMES) {
+      it(`${reference}, ${name}: same JSON bytes, same upstream calls`, async () => {
+        const scenario = SCENARIOS[name];
+        const gateway = await send(stack.url, scenario);
+        // Twice: mercurius compiles a document with graphql-jit on its first repeat (jit: 1).
+        const first = await send(references[reference].url, scenario);
+        const second = await send(references[reference].url, scenario);
+        expect(gateway.status).toBe(200);
+        expect(gateway.text).not.toContain('"errors"');
+        for (const answer of [first, second]) {
+          expect(answer.status).toBe(200);
+          expect(answer.text).toBe(gateway.text);
+          expect(answer.calls).toEqual(scenario.upstreamCalls);
+        }
+      });
+    }
+
+    it(`${reference} refuses a request without the API key, before any upstream call`, async () => {
+      const res = await send(references[reference].url, SCENARIOS.Q2, 'Bearer wrong-key');
+      expect(res.status).toBe(401);
+      expect(res.calls).toEqual({});
+    });
+  }
+
+  it('M1 through a reference server really writes: the user reads back with the new first name', async () => {
+    await send(references.mercurius.url, SCENARIOS.M1);
     expect(stack.axisSim.state().users.find((u) => u.id === 'u-0001')?.firstName).toBe('Bench');
     expect(stack.axisSim.state().commits).toBe(1);
   });
