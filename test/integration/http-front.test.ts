@@ -57,8 +57,11 @@ describe('bodies: GraphQL on the exact endpoint only, limits before the body is 
   it('a 10 MB body on /graphql/ is answered 404 without being read', async () => {
     const res = await sendBody(stack.url, { path: '/graphql/', headers: auth, totalBytes: 10 * 1024 * 1024 });
     expect(res.status).toBe(404);
-    // Answered at once: far less than the body was sent before the answer came.
-    expect(res.bytesSent).toBeLessThan(10 * 1024 * 1024);
+    // How much of the body the client got to send before the answer depends on loopback
+    // buffers and scheduling (Node discards the rest unread), so it is not asserted here;
+    // that the body is never held in memory is measured on a child process's RSS in
+    // body-memory.test.ts.
+    expect(stack.calls()).toEqual({});
   });
 
   it('a chunked body is counted while it streams and cut at the limit with 413', async () => {
