@@ -37,9 +37,38 @@ function encodings(secret: string): string[] {
   return [...new Set(forms)];
 }
 
+/*
+ * Every log line is checked against the configuration's secrets, so the check must not
+ * allocate per character: a rolling hash over each MIN_FRAGMENT-long window is looked up
+ * first, and only a hash hit slices the window to compare it.
+ */
+const HASH_BASE = 31;
+/** HASH_BASE ** (MIN_FRAGMENT - 1), modulo 2^32. */
+const HASH_TOP = Array.from({ length: MIN_FRAGMENT - 1 }).reduce<number>((h) => Math.imul(h, HASH_BASE), 1);
+
+function windowHash(text: string, from: number): number {
+  let h = 0;
+  for (let i = from; i < from + MIN_FRAGMENT; i++) h = (Math.imul(h, HASH_BASE) + text.charCodeAt(i)) | 0;
+  return h;
+}
+
+/** The start of the first MIN_FRAGMENT-long window of `text` whose hash is in `hashes` and that is in `grams`, from `from` on; -1 when none. */
+function findGram(text: string, from: number, hashes: Set<number>, grams: Set<string>): number {
+  if (text.length - from < MIN_FRAGMENT) return -1;
+  let h = windowHash(text, from);
+  for (let i = from; ; i++) {
+    if (hashes.has(h) && grams.has(text.slice(i, i + MIN_FRAGMENT))) return i;
+    if (i + MIN_FRAGMENT >= text.length) return -1;
+    h =
+      (Math.imul((h - Math.imul(text.charCodeAt(i), HASH_TOP)) | 0, HASH_BASE) + text.charCodeAt(i + MIN_FRAGMENT)) | 0;
+  }
+}
+
 /** A set of secret values, checked by fragment: any MIN_FRAGMENT-long run of one of their encodings. */
 export class SecretSet {
   private readonly grams = new Set<string>();
+  /** windowHash of every gram. */
+  private readonly hashes = new Set<number>();
   /** Secrets shorter than MIN_FRAGMENT are matched whole. */
   private readonly short = new Set<string>();
   private readonly known = new Set<string>();
@@ -57,7 +86,11 @@ export class SecretSet {
     this.known.add(secret);
     for (const form of encodings(secret)) {
       if (form.length < MIN_FRAGMENT) this.short.add(form);
-      else for (let i = 0; i + MIN_FRAGMENT <= form.length; i++) this.grams.add(form.slice(i, i + MIN_FRAGMENT));
+      else
+        for (let i = 0; i + MIN_FRAGMENT <= form.length; i++) {
+          this.grams.add(form.slice(i, i + MIN_FRAGMENT));
+          this.hashes.add(windowHash(form, i));
+        }
     }
     return this;
   }
@@ -66,17 +99,19 @@ export class SecretSet {
   leaksInto(text: string): boolean {
     if (this.known.size === 0 || text === '') return false;
     for (const s of this.short) if (text.includes(s)) return true;
-    for (let i = 0; i + MIN_FRAGMENT <= text.length; i++)
-      if (this.grams.has(text.slice(i, i + MIN_FRAGMENT))) return true;
-    return false;
+    return findGram(text, 0, this.hashes, this.grams) !== -1;
   }
 
   /** Every run of `text` that is a fragment of a secret, replaced by `censor`. */
   scrub(text: string, censor = '[redacted]'): string {
     if (!this.leaksInto(text)) return text;
     const hidden = new Uint8Array(text.length);
-    for (let i = 0; i + MIN_FRAGMENT <= text.length; i++) {
-      if (this.grams.has(text.slice(i, i + MIN_FRAGMENT))) hidden.fill(1, i, i + MIN_FRAGMENT);
+    for (
+      let i = findGram(text, 0, this.hashes, this.grams);
+      i !== -1;
+      i = findGram(text, i + 1, this.hashes, this.grams)
+    ) {
+      hidden.fill(1, i, i + MIN_FRAGMENT);
     }
     for (const s of this.short) {
       for (let at = text.indexOf(s); at !== -1; at = text.indexOf(s, at + 1)) hidden.fill(1, at, at + s.length);

@@ -36,19 +36,20 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-/** A request that got no usable answer; `timer` is the attempt's own deadline signal. */
-export function transportError(
-  upstream: UpstreamName,
-  err: unknown,
-  timer: AbortSignal,
-  signal?: AbortSignal,
-): UpstreamError {
+/** How an attempt's signal ended: its own deadline, or the request stopping it (attempt-signal.ts). */
+export interface AttemptEnd {
+  readonly timedOut: boolean;
+  readonly signal: AbortSignal;
+}
+
+/** A request that got no usable answer. */
+export function transportError(upstream: UpstreamName, err: unknown, attempt: AttemptEnd): UpstreamError {
   const code = errorCode(err);
   const notSent = code !== undefined && CONNECT_CODES.has(code);
   // The request itself stopped (its budget ran out, or the client left): says nothing about the upstream.
-  if (signal?.aborted === true && !timer.aborted)
+  if (attempt.signal.aborted && !attempt.timedOut)
     return new UpstreamError('unavailable', upstream, { cause: err, notSent, local: 'cancelled' });
-  if (timer.aborted || (code !== undefined && TIMEOUT_CODES.has(code))) {
+  if (attempt.timedOut || (code !== undefined && TIMEOUT_CODES.has(code))) {
     return new UpstreamError('timeout', upstream, { cause: err, notSent });
   }
   // Connection refused or reset, TLS failures, aborted caller signals and anything else
@@ -57,13 +58,13 @@ export function transportError(
 }
 
 /** cockatiel's own refusals, as upstream errors a client understands; anything else as is. */
-export function localError(upstream: UpstreamName, err: unknown, timer: AbortSignal): unknown {
+export function localError(upstream: UpstreamName, err: unknown, attempt: AttemptEnd): unknown {
   if (err instanceof BrokenCircuitError || err instanceof IsolatedCircuitError)
     return new UpstreamError('unavailable', upstream, { local: 'circuit_open', notSent: true });
   if (err instanceof BulkheadRejectedError)
     return new UpstreamError('unavailable', upstream, { local: 'queue_full', notSent: true });
   if (err instanceof TaskCancelledError)
-    return timer.aborted
+    return attempt.timedOut
       ? new UpstreamError('timeout', upstream, { local: 'deadline', notSent: true })
       : new UpstreamError('unavailable', upstream, { notSent: true, cause: err, local: 'cancelled' });
   return err;

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { RequestBudget } from '../request-budget.js';
 import type { Tracing } from '../tracing.js';
 import { isBreakerFailure, localError, transportError } from './failures.js';
+import { AttemptSignal } from './attempt-signal.js';
 import { CallInstrumentation } from './instrumentation.js';
 import type { Attempt, UpstreamCallEvent } from './instrumentation.js';
 import { parseRetryAfter, retryDelay } from './retry-policy.js';
@@ -232,34 +233,33 @@ export class UpstreamHttp {
     const budget =
       deadline === undefined ? this.options.timeoutMs : Math.min(this.options.timeoutMs, deadline - Date.now());
     const a = this.calls.start(req, attempt);
+    // A read also ends when its client goes away; a write already sent is never cut short.
+    const ends =
+      budget > 0
+        ? new AttemptSignal(budget, [req.call?.signal, req.method === 'GET' ? req.call?.cancelReads : undefined])
+        : undefined;
     try {
-      if (budget <= 0) throw new UpstreamError('timeout', this.upstream, { local: 'deadline', notSent: true });
-      const timer = AbortSignal.timeout(budget);
-      // A read also ends when its client goes away; a write already sent is never cut short.
-      const cancel = req.method === 'GET' ? req.call?.cancelReads : undefined;
-      const others = [req.call?.signal, cancel].filter((s) => s !== undefined);
-      const signal = others.length ? AbortSignal.any([timer, ...others]) : timer;
+      if (ends === undefined) throw new UpstreamError('timeout', this.upstream, { local: 'deadline', notSent: true });
+      const signal = ends.signal;
       const call = () =>
-        this.bulkhead.execute(
-          () => this.breaker.execute(() => this.send(req, signal, timer, (s) => (status = s), a)),
-          signal,
-        );
+        this.bulkhead.execute(() => this.breaker.execute(() => this.send(req, ends, (s) => (status = s), a)), signal);
       // Within the request's own share first, so one request never holds the whole bulkhead.
       const result = await (requestBudget ? requestBudget.throttle(call, signal) : call()).catch((err: unknown) => {
-        throw localError(this.upstream, err, timer);
+        throw localError(this.upstream, err, ends);
       });
       this.calls.succeeded(a, status);
       return result;
     } catch (err) {
       this.calls.failed(a, status, err);
       throw err;
+    } finally {
+      ends?.dispose();
     }
   }
 
   private async send<T>(
     req: UpstreamRequest<T>,
-    signal: AbortSignal,
-    timer: AbortSignal,
+    ends: AttemptSignal,
     onStatus: (status: number) => void,
     a: Attempt,
   ): Promise<T> {
@@ -283,7 +283,7 @@ export class UpstreamHttp {
         path: this.basePath + req.path + search,
         headers,
         body,
-        signal,
+        signal: ends.signal,
       });
       status = res.statusCode;
       onStatus(status);
@@ -292,7 +292,7 @@ export class UpstreamHttp {
       if (err instanceof BodyTooLargeError) {
         throw new UpstreamError('bad_response', this.upstream, { status, text: 'response body too large' });
       }
-      throw transportError(this.upstream, err, timer, signal);
+      throw transportError(this.upstream, err, ends);
     }
     if (status < 200 || status >= 300) {
       let parsed: unknown;

@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { isBreakerFailure, localError, transportError } from '../../src/upstreams/failures.js';
 import { UpstreamError } from '../../src/upstreams/upstream-error.js';
 
-const running = new AbortController().signal;
-const expired = AbortSignal.abort();
+/** An attempt still running, and one whose own deadline passed (its signal then aborted). */
+const running = { timedOut: false, signal: new AbortController().signal };
+const expired = { timedOut: true, signal: AbortSignal.abort() };
 const withCode = (code: string) => Object.assign(new Error('undici says no'), { code });
 
 describe('transport failures', () => {
@@ -57,20 +58,12 @@ describe("the gateway's own refusals", () => {
   });
 
   it("a transfer aborted by the request's own signal is local, not an upstream failure", () => {
-    const stopped = new AbortController();
-    stopped.abort();
-    const cut = transportError(
-      'axis',
-      Object.assign(new Error('aborted'), { name: 'AbortError' }),
-      running,
-      stopped.signal,
-    );
+    const stopped = { timedOut: false, signal: AbortSignal.abort() };
+    const cut = transportError('axis', Object.assign(new Error('aborted'), { name: 'AbortError' }), stopped);
     expect(cut).toMatchObject({ failure: 'unavailable', details: { local: 'cancelled' } });
     expect(isBreakerFailure(cut)).toBe(false);
     // Without an aborted signal the same error is the upstream's.
-    expect(
-      transportError('axis', new Error('socket hang up'), running, new AbortController().signal).details.local,
-    ).toBeUndefined();
+    expect(transportError('axis', new Error('socket hang up'), running).details.local).toBeUndefined();
   });
 
   it('passes anything else through unchanged', () => {

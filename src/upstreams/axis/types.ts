@@ -69,80 +69,117 @@ function refDisplayName(value: unknown): string | null {
   return typeof value === 'string' && value !== '' ? value : null;
 }
 
-const ref = z
-  .object({ id: z.union([z.string(), z.number()]).transform(String), value: z.unknown().optional() })
-  .transform((r): AxisRef => ({ id: r.id, name: refDisplayName(r.value) }));
+/*
+ * The wire schemas check shapes only, and one plain function per entity maps a checked
+ * wire object to its domain type. A transform per field (every id, every reference) cost
+ * as much CPU as JSON.parse itself on a 50-user page; checking first and mapping once
+ * costs about a third of that.
+ */
 
-/** ISO date-time, or empty/absent for "never expires". */
-const expiration = z
-  .string()
-  .nullish()
-  .transform((v, ctx) => {
-    if (v === null || v === undefined || v.trim() === '') return null;
-    const d = new Date(v);
-    if (Number.isNaN(d.getTime())) {
-      ctx.addIssue({ code: 'custom', message: 'not a date-time' });
-      return z.NEVER;
-    }
-    return d;
-  });
+const wireId = z.union([z.string().min(1), z.number()]);
+const refWire = z.object({ id: z.union([z.string(), z.number()]), value: z.unknown().optional() });
 
-const id = z.union([z.string().min(1), z.number()]).transform(String);
+const userShape = z.object({
+  id: wireId,
+  userName: z.string(),
+  email: z.string(),
+  firstName: z.string(),
+  lastName: z.string(),
+  enabled: z.boolean().nullish(),
+  /** ISO date-time, or empty/absent for "never expires" (checked by toUser). */
+  expiration: z.string().nullish(),
+  groups: z.array(refWire).nullish(),
+  hasSshPrivateKey: z.boolean().nullish(),
+});
 
-export const axisUserWire = z
-  .object({
-    id,
-    userName: z.string(),
-    email: z.string(),
-    firstName: z.string(),
-    lastName: z.string(),
-    enabled: z.boolean().nullish(),
-    expiration,
-    groups: z.array(ref).nullish(),
-    hasSshPrivateKey: z.boolean().nullish(),
-  })
-  .transform((w): AxisUser => ({
-    id: w.id,
+const groupShape = z.object({
+  id: wireId,
+  name: z.string(),
+  description: z.string().nullish(),
+  users: z.array(refWire).nullish(),
+});
+
+type RefWire = z.infer<typeof refWire>;
+type UserShape = z.infer<typeof userShape>;
+type GroupShape = z.infer<typeof groupShape>;
+
+const toRef = (r: RefWire): AxisRef => ({ id: String(r.id), name: refDisplayName(r.value) });
+
+/** A checked wire user as the domain sees it; undefined when its expiration is not a date-time. */
+function toUser(w: UserShape): AxisUser | undefined {
+  let expiration: Date | null = null;
+  if (w.expiration !== null && w.expiration !== undefined && w.expiration.trim() !== '') {
+    expiration = new Date(w.expiration);
+    if (Number.isNaN(expiration.getTime())) return undefined;
+  }
+  return {
+    id: String(w.id),
     userName: w.userName,
     email: w.email,
     firstName: w.firstName,
     lastName: w.lastName,
     // Documented default: enabled unless said otherwise.
     enabled: w.enabled ?? true,
-    expiration: w.expiration,
+    expiration,
     hasSshPrivateKey: w.hasSshPrivateKey ?? false,
-    groups: w.groups ?? [],
-  }));
-
-export const axisGroupWire = z
-  .object({
-    id,
-    name: z.string(),
-    description: z.string().nullish(),
-    users: z.array(ref).nullish(),
-  })
-  .transform((w): AxisGroup => ({ id: w.id, name: w.name, description: w.description ?? null, users: w.users ?? [] }));
-
-function pageOf<T>(item: z.ZodType<T>) {
-  return z
-    .object({
-      pageNumber: z.number().int(),
-      pageSize: z.number().int(),
-      totalPages: z.number().int(),
-      totalRecords: z.number().int(),
-      data: z.array(item).nullish(),
-    })
-    .transform((w): AxisPage<T> => ({
-      pageNumber: w.pageNumber,
-      pageSize: w.pageSize,
-      totalPages: w.totalPages,
-      totalRecords: w.totalRecords,
-      data: w.data ?? [],
-    }));
+    groups: w.groups ? w.groups.map(toRef) : [],
+  };
 }
 
-export const axisUserPageWire = pageOf(axisUserWire);
-export const axisGroupPageWire = pageOf(axisGroupWire);
+const toGroup = (w: GroupShape): AxisGroup => ({
+  id: String(w.id),
+  name: w.name,
+  description: w.description ?? null,
+  users: w.users ? w.users.map(toRef) : [],
+});
+
+const NOT_A_DATE = { code: 'custom', message: 'not a date-time' } as const;
+
+export const axisUserWire = userShape.transform((w, ctx): AxisUser => {
+  const user = toUser(w);
+  if (user !== undefined) return user;
+  ctx.addIssue({ ...NOT_A_DATE, path: ['expiration'] });
+  return z.NEVER;
+});
+
+export const axisGroupWire = groupShape.transform(toGroup);
+
+const pageShape = <S extends z.ZodType>(item: S) =>
+  z.object({
+    pageNumber: z.number().int(),
+    pageSize: z.number().int(),
+    totalPages: z.number().int(),
+    totalRecords: z.number().int(),
+    data: z.array(item).nullish(),
+  });
+
+export const axisUserPageWire = pageShape(userShape).transform((w, ctx): AxisPage<AxisUser> => {
+  const data: AxisUser[] = [];
+  const wire = w.data ?? [];
+  for (let i = 0; i < wire.length; i++) {
+    const user = toUser(wire[i]!);
+    if (user === undefined) {
+      ctx.addIssue({ ...NOT_A_DATE, path: ['data', i, 'expiration'] });
+      return z.NEVER;
+    }
+    data.push(user);
+  }
+  return {
+    pageNumber: w.pageNumber,
+    pageSize: w.pageSize,
+    totalPages: w.totalPages,
+    totalRecords: w.totalRecords,
+    data,
+  };
+});
+
+export const axisGroupPageWire = pageShape(groupShape).transform((w): AxisPage<AxisGroup> => ({
+  pageNumber: w.pageNumber,
+  pageSize: w.pageSize,
+  totalPages: w.totalPages,
+  totalRecords: w.totalRecords,
+  data: (w.data ?? []).map(toGroup),
+}));
 
 /**
  * Requests send references as `{id}` only. An empty expiration means "never" (the
