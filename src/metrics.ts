@@ -126,6 +126,8 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   });
 
   const seenNames = new Set<string>();
+  // Bounded like the series themselves: routes, methods, statuses and outcomes are closed sets.
+  const upstreamSeries = new Map<string, Histogram.Internal<string>>();
   return {
     redisCommand({ command, durationMs, ok }) {
       redisDuration.observe({ command, outcome: ok ? 'ok' : 'error' }, durationMs / 1000);
@@ -136,17 +138,24 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     },
     registry,
     upstreamCall(event) {
-      upstreamDuration.observe(
-        {
+      const status = event.status === undefined ? 'none' : String(event.status);
+      // 'ok', the failure kind, or why the gateway refused the call itself.
+      const outcome = event.local ?? event.failure ?? 'ok';
+      // One child per label set, looked up by a string: prom-client hashes a labels object
+      // (sorting its keys) on every observe, three times per dashboard request.
+      const key = `${event.upstream} ${event.route} ${event.method} ${status} ${outcome}`;
+      let series = upstreamSeries.get(key);
+      if (series === undefined) {
+        series = upstreamDuration.labels({
           upstream: event.upstream,
           route: event.route,
           method: event.method,
-          status: event.status === undefined ? 'none' : String(event.status),
-          // 'ok', the failure kind, or why the gateway refused the call itself.
-          outcome: event.local ?? event.failure ?? 'ok',
-        },
-        event.durationMs / 1000,
-      );
+          status,
+          outcome,
+        });
+        upstreamSeries.set(key, series);
+      }
+      series.observe(event.durationMs / 1000);
       if (event.attempt > 0) upstreamRetries.inc({ upstream: event.upstream, route: event.route });
     },
     npmLogin(outcome) {
