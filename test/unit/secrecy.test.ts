@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, redactSecrets } from '../../src/logger.js';
 import { SecretSet, secretsInBody, secretsInHeaders, withoutSecrets } from '../../src/secrecy.js';
 import { UpstreamError } from '../../src/upstreams/upstream-error.js';
 
@@ -96,5 +96,60 @@ describe('logger', () => {
     expect(all).not.toContain(PASSWORD);
     expect(all).toContain('"errorId":"X"');
     expect(all).toContain('[redacted]');
+  });
+});
+
+describe('logger redaction by key', () => {
+  const capture = () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    return { lines, logger: createLogger('trace', sink) };
+  };
+
+  it('censors secret keys at the top, nested, inside arrays and in child bindings, and leaves the rest', () => {
+    const { lines, logger } = capture();
+    const logged = {
+      password: 'pw-top-1',
+      userName: 'grace',
+      headers: { authorization: 'Bearer tok-2', cookie: 'c=cookie-3', accept: 'application/json' },
+      body: { account: { app_passwd: 'app-4' }, users: [{ sshPrivateKey: 'key-5', email: 'g@x' }] },
+      variables: { input: { anything: 'var-6' } },
+      req: { headers: { authorization: 'Basic auth-7' } },
+    };
+    logger.child({ token: 'child-8', requestId: 'r1' }).info(logged, 'line');
+    const line = lines.join('');
+    for (const secret of ['pw-top-1', 'tok-2', 'cookie-3', 'app-4', 'key-5', 'var-6', 'auth-7', 'child-8'])
+      expect(line).not.toContain(secret);
+    const parsed = JSON.parse(line) as {
+      userName: string;
+      headers: unknown;
+      body: { users: unknown[] };
+      requestId: string;
+    };
+    expect(parsed.userName).toBe('grace');
+    expect(parsed.headers).toEqual({
+      authorization: '[redacted]',
+      cookie: '[redacted]',
+      accept: 'application/json',
+    });
+    expect(parsed.body.users[0]).toEqual({ sshPrivateKey: '[redacted]', email: 'g@x' });
+    expect(parsed.requestId).toBe('r1');
+    // The caller's object is not changed.
+    expect(logged.headers.authorization).toBe('Bearer tok-2');
+    expect(logged.body.users[0]!.sshPrivateKey).toBe('key-5');
+  });
+
+  it('leaves errors to their serializer and objects without secrets untouched', () => {
+    const clean = { a: 1, b: { c: [1, 2, { d: 'x' }] } };
+    expect(redactSecrets(clean)).toBe(clean);
+    const err = Object.assign(new Error('boom'), { code: 'E1' });
+    const { lines, logger } = capture();
+    logger.error({ err }, 'failed');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ err: { type: 'Error', message: 'boom', code: 'E1' } });
   });
 });
