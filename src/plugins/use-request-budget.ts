@@ -19,6 +19,7 @@ import { budgetExceededError } from '../request-budget.js';
  * completes depth-first, so the count crosses the limit after about that many entities of
  * work, not after the whole answer is built). Past the limit a list answers empty, so what
  * remains is cheap, and the request's signal has already ended its pending upstream calls.
+ * The same charge paces a big answer over turns of the event loop (RequestBudget.admit).
  */
 export function withEntityBudget(schema: GraphQLSchema): GraphQLSchema {
   for (const type of Object.values(schema.getTypeMap())) {
@@ -27,9 +28,7 @@ export function withEntityBudget(schema: GraphQLSchema): GraphQLSchema {
       if (!isListType(getNullableType(field.type)) || !isCompositeType(getNamedType(field.type))) continue;
       const resolve: GraphQLFieldResolver<unknown, GatewayContext> = field.resolve ?? defaultFieldResolver;
       const charge = (value: unknown, ctx: GatewayContext): unknown =>
-        !Array.isArray(value) || ctx.call.budget === undefined || ctx.call.budget.chargeEntities(value.length)
-          ? value
-          : [];
+        !Array.isArray(value) || ctx.call.budget === undefined ? value : ctx.call.budget.admit(value);
       field.resolve = (source, args, ctx: GatewayContext, info) => {
         // Over budget: not even the resolver runs (it would build a list only to drop it).
         if (ctx.call.budget?.breach !== undefined) return [];

@@ -14,8 +14,14 @@ export interface ChildStats {
   rssBytes: number;
   /** The process's peak RSS so far. */
   maxRssBytes: number;
-  /** Longest event-loop stall since the previous stats() call. */
+  /** Longest event-loop stall since the previous stats() call, in wall time (waiting for a core included). */
   maxLoopDelayMs: number;
+  /**
+   * The main thread's most CPU time between two turns of a 10 ms timer since the previous
+   * stats() call: the longest synchronous stretch of the gateway's own work, however loaded
+   * the machine is (child-probe.ts).
+   */
+  maxLoopWorkMs: number;
 }
 
 export interface ChildGateway {

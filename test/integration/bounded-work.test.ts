@@ -19,9 +19,21 @@ const MB = 1024 * 1024;
 /** RSS the child may add for one refused or bounded request (it grew by gigabytes before). */
 const RSS_GROWTH_BOUND = 200 * MB;
 /** The normal caller's slowest answer while the attack runs (it was 108 s, then no answer). */
-const PROBE_BOUND_MS = 5_000;
-/** The child's longest event-loop stall during the attack, warm (it was 1.5 s to minutes). */
-const LOOP_BOUND_MS = 1_500;
+const PROBE_BOUND_MS = 2_000;
+/**
+ * The longest synchronous stretch of the child's own work during the attack (its main
+ * thread's CPU time between two turns of the event loop): issue 11's "about 100 ms". The
+ * big answers are completed in slices of the event loop (RequestBudget's pacing), so it is
+ * tens of milliseconds here.
+ */
+const LOOP_WORK_BOUND_MS = 100;
+/**
+ * The same stall in wall time, as a caller feels it (it was 1.5 s to minutes). Generous:
+ * on a 2-core machine shared with other test runs (load averages of 8 to 12) a 40 ms slice
+ * of work waits for a core several times as long, and even a refused request with no work
+ * has been seen at 314 ms.
+ */
+const LOOP_BOUND_MS = 1_000;
 
 interface Attack {
   res: GraphQLResponse & { ms: number; bytes: number };
@@ -65,9 +77,27 @@ async function attack(gw: ChildGateway, query: string): Promise<Attack> {
 }
 
 function expectBounded(a: Attack): void {
+  // BOUNDED_WORK_FIGURES=1 prints each attack's figures (the issue's before/after table).
+  if (process.env['BOUNDED_WORK_FIGURES']) {
+    const { res, axisCalls, before, after, probes, slowestProbeMs } = a;
+    const code = res.body.errors?.[0]?.extensions?.['code'] ?? res.status;
+    console.log(
+      JSON.stringify({
+        code,
+        axisCalls,
+        rssGrowthMB: Math.round((after.maxRssBytes - before.maxRssBytes) / MB),
+        loopMaxMs: Math.round(after.maxLoopDelayMs),
+        loopWorkMs: Math.round(after.maxLoopWorkMs),
+        probes,
+        slowestProbeMs: Math.round(slowestProbeMs),
+        bytes: res.bytes,
+      }),
+    );
+  }
   expect(a.after.maxRssBytes - a.before.maxRssBytes).toBeLessThan(RSS_GROWTH_BOUND);
   expect(a.probes).toBeGreaterThan(0);
   expect(a.slowestProbeMs).toBeLessThan(PROBE_BOUND_MS);
+  expect(a.after.maxLoopWorkMs).toBeLessThan(LOOP_WORK_BOUND_MS);
   expect(a.after.maxLoopDelayMs).toBeLessThan(LOOP_BOUND_MS);
 }
 
@@ -86,6 +116,8 @@ describe('bounded work per request: 1000 users', () => {
   let gw: ChildGateway;
   beforeAll(async () => {
     gw = await startChildGateway({ seedUsers: 1000 });
+    // Compile the code paths once, as any gateway that has served for a minute has.
+    await gw.gql('{ users(pageSize: 5) { nodes { groups { users { id } } } } }');
   }, 60_000);
   afterAll(() => gw?.close());
 
@@ -109,6 +141,7 @@ describe('bounded work per request: 120 users (the default seed)', () => {
   let gw: ChildGateway;
   beforeAll(async () => {
     gw = await startChildGateway({ seedUsers: 120 });
+    await gw.gql('{ users(pageSize: 5) { nodes { groups { users { id } } } } }');
   }, 60_000);
   afterAll(() => gw?.close());
 
@@ -161,6 +194,7 @@ describe('bounded work per request: 3000 users', () => {
 
   it('the same at the default page size passes the estimate, and the entity budget stops it', async () => {
     // 100 users x 2 groups x ~500 members: 100 000 entities, estimated at 13 101.
+    await gw.gql('{ users { nodes { groups { users { email } } } } }'); // warm
     const a = await attack(gw, '{ users { nodes { groups { users { email } } } } }');
     expect(a.res.status).toBe(400);
     expect(codes(a.res)).toEqual(['REQUEST_BUDGET_EXCEEDED']);
@@ -178,6 +212,32 @@ describe('bounded work per request: 3000 users', () => {
       expect.objectContaining({ caller: 'attacker', limit: 'MAX_RESPONSE_ENTITIES', max: 10000 }),
     ]);
     expect(gw.alive()).toBe(true);
+  }, 120_000);
+});
+
+describe('bounded work per request: a big answer is completed in slices of the event loop', () => {
+  let gw: ChildGateway;
+  beforeAll(async () => {
+    // An operator who raised the entity cap ten- and more-fold: the answer below is 200 000
+    // entities, which took 230-320 ms of uninterrupted work (1.4-1.9 s of wall time).
+    gw = await startChildGateway({ seedUsers: 3000, env: { MAX_RESPONSE_ENTITIES: '250000' } });
+    await gw.gql('{ users(pageSize: 5) { nodes { groups { users { email } } } } }');
+  }, 60_000);
+  afterAll(() => gw?.close());
+
+  it('200 users x 2 groups x ~500 members (200 000 entities) is served, and no stretch of work holds the loop for 100 ms', async () => {
+    const query = '{ users(pageSize: 200) { nodes { groups { users { email } } } } }';
+    await gw.gql(query); // warm
+    const a = await attack(gw, query);
+    expect(a.res.status).toBe(200);
+    expect(a.res.body.errors).toBeUndefined();
+    const users = (a.res.body.data?.['users'] as { nodes: Array<{ groups: Array<{ users: unknown[] }> }> }).nodes;
+    expect(users).toHaveLength(200);
+    const entities = users.reduce((n, u) => n + u.groups.reduce((m, g) => m + g.users.length, 0), 0);
+    expect(entities).toBeGreaterThan(150_000);
+    // The page, the groups (one list) and the members (the 3 user pages).
+    expect(a.axisCalls).toEqual({ 'users.list': 4, 'groups.list': 1 });
+    expectBounded(a);
   }, 120_000);
 });
 

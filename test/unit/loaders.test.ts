@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UpstreamError } from '../../src/upstreams/upstream-error.js';
 import { createAxisSource, createLoaders, createNpmSource } from '../../src/loaders.js';
+import { ENTITIES_PER_TURN, RequestBudget } from '../../src/request-budget.js';
 import type { AxisClient } from '../../src/upstreams/axis/client.js';
 import type { AxisGroup, AxisPage, AxisUser, AxisUserWrite } from '../../src/upstreams/axis/types.js';
 import type { NpmClient } from '../../src/upstreams/npm/client.js';
@@ -212,5 +213,25 @@ describe('member lookups on a tenant larger than one page', () => {
     const later = [...all.slice(1500, 1520).map((u) => u.id), 'new-one'];
     await loaders.userById.loadMany(later);
     expect(calls.sort()).toEqual(['user:new-one', 'users:2', 'users:3']);
+  });
+
+  it('hands a batch answered from the listing on in slices of the event loop, not all at once', async () => {
+    const { npm, axis, all } = bigTenant(3000);
+    const budget = new RequestBudget({ maxUpstreamCalls: 10, maxEntities: 100_000, maxConcurrentCalls: 4 });
+    const { loaders } = createLoaders({ npm, axis }, { budget });
+    const ids = all.map((u) => u.id);
+    const arrived: string[] = [];
+    const loads = ids.map((id) => loaders.userById.load(id).then((u) => arrived.push(u!.id)));
+    // Turn by turn: once the pages are in, no turn hands on more than one slice.
+    const perTurn: number[] = [];
+    while (arrived.length < ids.length && perTurn.length < 100) {
+      const before = arrived.length;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      perTurn.push(arrived.length - before);
+    }
+    await Promise.all(loads);
+    expect(arrived).toEqual(ids);
+    expect(Math.max(...perTurn)).toBeLessThanOrEqual(ENTITIES_PER_TURN);
+    expect(perTurn.filter((n) => n > 0).length).toBeGreaterThanOrEqual(3000 / ENTITIES_PER_TURN);
   });
 });

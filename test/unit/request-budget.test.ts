@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RequestBudget } from '../../src/request-budget.js';
+import { ENTITIES_PER_TURN, RequestBudget } from '../../src/request-budget.js';
 
 const limits = { maxUpstreamCalls: 3, maxEntities: 10, maxConcurrentCalls: 2 };
 
@@ -81,5 +81,65 @@ describe('RequestBudget', () => {
     await first;
     await expect(second).rejects.toThrow();
     expect(ran).toBe(false);
+  });
+});
+
+/** One turn of the event loop: what a paced value waits for. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('RequestBudget pacing: a big answer over turns of the event loop', () => {
+  const roomy = { maxUpstreamCalls: 100, maxEntities: 100_000, maxConcurrentCalls: 4 };
+  const list = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+  it('hands lists on at once while the turn has room, then one slice per turn, in order', async () => {
+    const budget = new RequestBudget(roomy);
+    const small = list(ENTITIES_PER_TURN - 100);
+    expect(budget.admit(small)).toBe(small);
+    const order: number[] = [];
+    const waiting = [300, 200, ENTITIES_PER_TURN, 50].map((n, i) =>
+      Promise.resolve(budget.admit(list(n))).then((l) => (order.push(i), l)),
+    );
+    // Microtasks alone never release them: only a later turn of the event loop does.
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    expect(order).toEqual([]);
+    await nextTurn();
+    expect(order).toEqual([0, 1]); // 300 + 200 fill the next turn's slice
+    await nextTurn();
+    expect(order).toEqual([0, 1, 2]);
+    await nextTurn();
+    expect(order).toEqual([0, 1, 2, 3]);
+    expect((await Promise.all(waiting)).map((l) => l.length)).toEqual([300, 200, ENTITIES_PER_TURN, 50]);
+    expect(budget.entities).toBe(small.length + 300 + 200 + ENTITIES_PER_TURN + 50);
+  });
+
+  it('lets a list longer than a slice through alone, a turn later', async () => {
+    const budget = new RequestBudget(roomy);
+    const long = list(ENTITIES_PER_TURN * 3);
+    const paced = budget.admit(long);
+    expect(paced).toBeInstanceOf(Promise);
+    await nextTurn();
+    expect(await paced).toBe(long);
+  });
+
+  it('paces single entities too (a loader batch of thousands): one slice of them per turn', async () => {
+    const budget = new RequestBudget(roomy);
+    const released: number[] = [];
+    const all = list(ENTITIES_PER_TURN * 3).map((i) => Promise.resolve(budget.pace(i)).then(() => released.push(i)));
+    await Promise.resolve();
+    expect(released).toHaveLength(ENTITIES_PER_TURN);
+    await nextTurn();
+    expect(released).toHaveLength(ENTITIES_PER_TURN * 2);
+    await nextTurn();
+    await Promise.all(all);
+    expect(released).toEqual(list(ENTITIES_PER_TURN * 3));
+  });
+
+  it('a waiting list answers empty once the request went over its budget meanwhile', async () => {
+    const budget = new RequestBudget({ ...roomy, maxEntities: ENTITIES_PER_TURN * 2 });
+    expect(budget.admit(list(ENTITIES_PER_TURN))).toHaveLength(ENTITIES_PER_TURN);
+    const waiting = budget.admit(list(ENTITIES_PER_TURN));
+    expect(budget.admit(list(1))).toEqual([]); // over: 2 x ENTITIES_PER_TURN + 1
+    expect(budget.breach).toMatchObject({ limit: 'MAX_RESPONSE_ENTITIES' });
+    expect(await waiting).toEqual([]);
   });
 });
