@@ -94,6 +94,7 @@ const envSchema = z.object({
   MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(1_000_000).default(500),
   MAX_SUBSCRIPTIONS_PER_CALLER: z.coerce.number().int().min(1).max(1_000_000).default(20),
   AUTH_FAILURE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
+  REFUSAL_LOG_INTERVAL_S: z.coerce.number().int().min(1).max(3_600).default(60),
   TRUSTED_PROXIES: optionalText,
   INTROSPECTION: optionalBool,
   GRAPHIQL: optionalBool,
@@ -192,6 +193,8 @@ export interface GatewayConfig {
   /** Failed authentications per client address per minute before 429; 0 turns the limit off. */
   authFailureLimit: number;
   /** Proxy addresses and CIDR ranges whose X-Forwarded-For is believed; empty = the socket's peer is the client. */
+  /** Refusals are logged once per (reason, caller or address) per interval, then counted (src/http/refusal-log.ts). */
+  refusalLogIntervalMs: number;
   trustedProxies: string[];
   introspection: boolean;
   graphiql: boolean;
@@ -432,6 +435,7 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
     },
     subscriptions: { max: e.MAX_SUBSCRIPTIONS, maxPerCaller: e.MAX_SUBSCRIPTIONS_PER_CALLER },
     authFailureLimit: e.AUTH_FAILURE_LIMIT,
+    refusalLogIntervalMs: e.REFUSAL_LOG_INTERVAL_S * 1000,
     trustedProxies,
     introspection: e.INTROSPECTION ?? !production,
     graphiql: e.GRAPHIQL ?? !production,

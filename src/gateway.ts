@@ -118,7 +118,7 @@ export function createGateway({
   const production = config.env === 'production';
   const jwt = useJwtAuth(config.auth);
   const clientAddressOf = createClientAddressOf(config.trustedProxies);
-  const refusals = createRefusalLog(logger);
+  const refusals = createRefusalLog(logger, config.refusalLogIntervalMs);
   const traces = tracing ? new WeakMap<Request, TraceContext>() : undefined;
   return createYoga<Record<string, unknown>, GatewayRequestContext>({
     schema,
@@ -151,7 +151,7 @@ export function createGateway({
     logging: createYogaLogging(logger),
     plugins: [
       // First: its answer to a stopped request is what traces, metrics and logs then see.
-      useRequestBudget(principals),
+      useRequestBudget(principals, refusals),
       ...(tracing && traces ? [useTracing({ tracing, traces })] : []),
       useRequestId(requestIds),
       useNoStore('/graphql'),
@@ -198,7 +198,7 @@ export function createGateway({
       // After auth: a caller without a credential learns nothing about the manifest.
       ...(config.persistedOperations ? [usePersistedOperations(config.persistedOperations)] : []),
       useIdempotency({ store: stores.idempotency, principals }),
-      useDemandControl(config.maxOperationCost, principals),
+      useDemandControl(config.maxOperationCost, principals, refusals),
       // graphql-jit compiles each query once (cached per document) into plain JavaScript:
       // a fifth less CPU on the dashboard, ~40% less on large nested answers (bench/results.md).
       // Mutations and subscriptions keep graphql-js: mutations are small and rare, and a

@@ -2,9 +2,12 @@ import type { Logger } from 'pino';
 
 /**
  * One warn line per (reason, client) per interval for refused requests, and one line per
- * interval counting what was left out, so a flood of bad credentials or oversized bodies
- * cannot flood the log. A refusal is the caller's problem, not the gateway's: warn, never
- * error.
+ * interval counting what was left out, so a flood of bad credentials, oversized bodies or
+ * costly documents cannot flood the log. Every refusal goes through here: the HTTP front's
+ * (bodies, paths, credentials, rate and subscription limits, keyed by client address or
+ * caller) and GraphQL's limits (`cost_limit`, `request_budget`, keyed by caller, with the
+ * request id and the limit in the line). A refusal is the caller's problem, not the
+ * gateway's: warn, never error. The interval is REFUSAL_LOG_INTERVAL_S.
  */
 export interface RefusalLog {
   refused(reason: string, client: string, fields?: Record<string, unknown>): void;

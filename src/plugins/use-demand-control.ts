@@ -3,6 +3,7 @@ import type { DocumentNode, ExecutionArgs, FragmentDefinitionNode } from 'graphq
 import type { Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
+import type { RefusalLog } from '../http/refusal-log.js';
 import { estimateCost } from '../demand-control.js';
 import { GatewayError } from '../errors.js';
 
@@ -10,10 +11,15 @@ import { GatewayError } from '../errors.js';
  * Demand control: refuses an operation whose estimated cost (src/demand-control.ts, from
  * schema.graphql's `@cost`/`@listSize`, the document and its variables) is over
  * MAX_OPERATION_COST, before execution starts, so no resolver and no upstream call runs.
- * The answer names the estimate and the limit. It runs after validation (graphql-armor's
+ * The answer names the estimate and the limit, and the refusal is logged (rate-limited,
+ * src/http/refusal-log.ts) with the request id, the caller and the limit. It runs after validation (graphql-armor's
  * structural limits stay the first line), once per operation.
  */
-export function useDemandControl(maxCost: number, principals: WeakMap<Request, Principal>): Plugin<GatewayContext> {
+export function useDemandControl(
+  maxCost: number,
+  principals: WeakMap<Request, Principal>,
+  refusals: RefusalLog,
+): Plugin<GatewayContext> {
   const fragmentsOf = new WeakMap<DocumentNode, Record<string, FragmentDefinitionNode>>();
 
   function refusal(args: ExecutionArgs): GatewayError | undefined {
@@ -36,10 +42,16 @@ export function useDemandControl(maxCost: number, principals: WeakMap<Request, P
     const cost = estimateCost({ schema: args.schema, operation, fragments, variables: coerced.coerced });
     if (cost <= maxCost) return undefined;
     const ctx = args.contextValue as GatewayContext;
-    ctx.call.log.warn(
-      { caller: principals.get(ctx.request)?.id ?? 'anonymous', limit: 'MAX_OPERATION_COST', max: maxCost, cost },
-      'operation refused: estimated cost over the limit',
-    );
+    const caller = principals.get(ctx.request)?.id ?? 'anonymous';
+    // Through the refusal log: once per caller and interval, so a flood of costly documents
+    // cannot flood the log.
+    refusals.refused('cost_limit', caller, {
+      requestId: ctx.requestId,
+      caller,
+      limit: 'MAX_OPERATION_COST',
+      max: maxCost,
+      cost,
+    });
     return new GatewayError(
       'COST_LIMIT_EXCEEDED',
       `The operation's estimated cost is ${cost}, over the limit of ${maxCost} (MAX_OPERATION_COST). Ask for smaller pages or fewer nested lists.`,

@@ -11,6 +11,7 @@ import type { GraphQLFieldResolver, GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
+import type { RefusalLog } from '../http/refusal-log.js';
 import { budgetExceededError } from '../request-budget.js';
 
 /**
@@ -42,11 +43,15 @@ export function withEntityBudget(schema: GraphQLSchema): GraphQLSchema {
 
 /**
  * Answers a request that crossed a budget limit with REQUEST_BUDGET_EXCEEDED naming the
- * limit, and logs it once with the request id (bound to the request's logger), the caller
- * and the limit. A query's partial data is dropped: it would be arbitrary. A mutation keeps
- * its data, because its writes happened and the client must learn about them.
+ * limit, and logs it with the request id, the caller and the limit through the refusal log
+ * (src/http/refusal-log.ts: once per caller and interval, the rest counted). A query's
+ * partial data is dropped: it would be arbitrary. A mutation keeps its data, because its
+ * writes happened and the client must learn about them.
  */
-export function useRequestBudget(principals: WeakMap<Request, Principal>): Plugin<GatewayContext> {
+export function useRequestBudget(
+  principals: WeakMap<Request, Principal>,
+  refusals: RefusalLog,
+): Plugin<GatewayContext> {
   return {
     onExecute({ args }) {
       const ctx = args.contextValue;
@@ -57,16 +62,15 @@ export function useRequestBudget(principals: WeakMap<Request, Principal>): Plugi
           const budget = ctx.call.budget;
           const breach = budget?.breach;
           if (budget === undefined || breach === undefined || !('data' in result || 'errors' in result)) return;
-          ctx.call.log.warn(
-            {
-              caller: principals.get(ctx.request)?.id ?? 'anonymous',
-              limit: breach.limit,
-              max: breach.max,
-              upstreamCalls: budget.upstreamCalls,
-              entities: budget.entities,
-            },
-            'request stopped: over its budget',
-          );
+          const caller = principals.get(ctx.request)?.id ?? 'anonymous';
+          refusals.refused('request_budget', caller, {
+            requestId: ctx.requestId,
+            caller,
+            limit: breach.limit,
+            max: breach.max,
+            upstreamCalls: budget.upstreamCalls,
+            entities: budget.entities,
+          });
           const error = budgetExceededError(breach);
           if (operation === 'mutation') {
             setResult({ ...result, errors: [...(result.errors ?? []), error] });

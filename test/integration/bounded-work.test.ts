@@ -132,7 +132,15 @@ describe('bounded work per request: 1000 users', () => {
     expect(a.axisCalls).toEqual({});
     expectBounded(a);
     const refusals = linesOf(gw, a.res).filter((l) => l['limit'] === 'MAX_OPERATION_COST');
-    expect(refusals).toEqual([expect.objectContaining({ caller: 'attacker', cost: 16381001, max: 50000 })]);
+    expect(refusals).toEqual([
+      expect.objectContaining({
+        msg: 'request refused',
+        reason: 'cost_limit',
+        caller: 'attacker',
+        cost: 16381001,
+        max: 50000,
+      }),
+    ]);
     expect(gw.alive()).toBe(true);
   }, 120_000);
 });
@@ -194,7 +202,8 @@ describe('bounded work per request: 3000 users', () => {
 
   it('the same at the default page size passes the estimate, and the entity budget stops it', async () => {
     // 100 users x 2 groups x ~500 members: 100 000 entities, estimated at 13 101.
-    await gw.gql('{ users { nodes { groups { users { email } } } } }'); // warm
+    // Warm, as another caller: the refusal log names a caller's first refusal in an interval.
+    await gw.gql('{ users { nodes { groups { users { email } } } } }', { authorization: `Bearer ${ADMIN_KEY}` });
     const a = await attack(gw, '{ users { nodes { groups { users { email } } } } }');
     expect(a.res.status).toBe(400);
     expect(codes(a.res)).toEqual(['REQUEST_BUDGET_EXCEEDED']);
@@ -207,9 +216,14 @@ describe('bounded work per request: 3000 users', () => {
     expect(a.axisCalls['users.list'] ?? 0).toBeLessThanOrEqual(4);
     expect(Object.values(a.axisCalls).reduce((n, c) => n + c, 0)).toBeLessThanOrEqual(5);
     expectBounded(a);
-    const stopped = linesOf(gw, a.res).filter((l) => l['msg'] === 'request stopped: over its budget');
+    const stopped = linesOf(gw, a.res).filter((l) => l['reason'] === 'request_budget');
     expect(stopped).toEqual([
-      expect.objectContaining({ caller: 'attacker', limit: 'MAX_RESPONSE_ENTITIES', max: 10000 }),
+      expect.objectContaining({
+        msg: 'request refused',
+        caller: 'attacker',
+        limit: 'MAX_RESPONSE_ENTITIES',
+        max: 10000,
+      }),
     ]);
     expect(gw.alive()).toBe(true);
   }, 120_000);
@@ -264,9 +278,10 @@ describe('the upstream-call budget', () => {
       );
       expect(ok.body.errors).toBeUndefined();
       expect(stack.calls()).toEqual({ 'axis:users.get': 3, 'axis:total': 3 });
-      const lines = stack.logs.filter((l) => l.includes('request stopped: over its budget'));
+      const lines = stack.logs.filter((l) => l.includes('"reason":"request_budget"'));
       expect(lines).toHaveLength(1);
       expect(JSON.parse(lines[0]!)).toMatchObject({
+        msg: 'request refused',
         requestId: res.headers['x-request-id'],
         caller: 'test-admin',
         limit: 'MAX_UPSTREAM_CALLS_PER_REQUEST',
