@@ -31,6 +31,13 @@ export interface Simulator<State = unknown> {
    * `total`. Reset with the counts.
    */
   abandoned(): Record<string, number>;
+  /**
+   * The most API requests in flight at once (arrived, answer not yet complete) since the
+   * last resetCounts(): in all, or only those carrying this `x-request-id` (the gateway
+   * sends its request's id upstream), so a test can see how much of the upstream one
+   * gateway request held at a time. With setLatency() the calls overlap for sure.
+   */
+  peakInFlight(requestId?: string): number;
   resetCounts(): void;
   /** Appends a fault rule; throws on an invalid rule or an unknown route name. */
   addFault(rule: FaultRule): void;
@@ -170,6 +177,7 @@ export function createSimServer<State>(vendor: SimVendor<State>, options: SimSer
   const log = options.log === true;
   const counter = new RequestCounter(vendor.routeNames);
   const abandoned = new RequestCounter(vendor.routeNames);
+  const inFlight = new InFlightCounter();
   const faults = new FaultInjector(vendor.routeNames, vendor.faultExemptRoutes ?? [], options.random);
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -263,9 +271,11 @@ export function createSimServer<State>(vendor: SimVendor<State>, options: SimSer
     },
     counts: () => counter.snapshot(),
     abandoned: () => abandoned.snapshot(),
+    peakInFlight: (requestId) => inFlight.peak(requestId),
     resetCounts: () => {
       counter.reset();
       abandoned.reset();
+      inFlight.reset();
     },
     addFault: (rule) => faults.add(rule),
     clearFaults: () => faults.clear(),
@@ -278,6 +288,7 @@ export function createSimServer<State>(vendor: SimVendor<State>, options: SimSer
       vendor.resetData();
       counter.reset();
       abandoned.reset();
+      inFlight.reset();
       faults.clear();
       latencyMs = 0;
     },
@@ -322,7 +333,10 @@ export function createSimServer<State>(vendor: SimVendor<State>, options: SimSer
       const route = found.route;
       counter.hit(route.name);
       options.onRequest?.(route.name, req.headers);
+      const requestId = req.headers['x-request-id'];
+      const leave = inFlight.enter(typeof requestId === 'string' ? requestId : undefined);
       res.once('close', () => {
+        leave();
         if (!res.writableFinished) abandoned.hit(route.name);
       });
 
@@ -516,4 +530,47 @@ export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
   if (value === undefined) return undefined;
   const match = /^\s*bearer\s+(\S+)\s*$/i.exec(value);
   return match?.[1];
+}
+
+/**
+ * API requests in flight, in all and per `x-request-id`, with the peak of each since the
+ * last reset. Bounded: past MAX_IDS distinct ids, new ones count in the total only.
+ */
+class InFlightCounter {
+  static readonly MAX_IDS = 10_000;
+  #now = 0;
+  #peak = 0;
+  readonly #byId = new Map<string, { now: number; peak: number }>();
+
+  /** Counts one request in; the function returned counts it out (once). */
+  enter(requestId: string | undefined): () => void {
+    this.#peak = Math.max(this.#peak, ++this.#now);
+    let entry = requestId === undefined ? undefined : this.#byId.get(requestId);
+    if (requestId !== undefined && entry === undefined && this.#byId.size < InFlightCounter.MAX_IDS) {
+      entry = { now: 0, peak: 0 };
+      this.#byId.set(requestId, entry);
+    }
+    const mine = entry;
+    if (mine) mine.peak = Math.max(mine.peak, ++mine.now);
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.#now--;
+      if (mine) mine.now--;
+    };
+  }
+
+  peak(requestId?: string): number {
+    return requestId === undefined ? this.#peak : (this.#byId.get(requestId)?.peak ?? 0);
+  }
+
+  /** Peaks back to what is in flight now (a request still running keeps counting). */
+  reset(): void {
+    this.#peak = this.#now;
+    for (const [id, entry] of this.#byId) {
+      if (entry.now === 0) this.#byId.delete(id);
+      else entry.peak = entry.now;
+    }
+  }
 }

@@ -272,6 +272,26 @@ describe('fault injection, counting and the control API', () => {
     });
   });
 
+  describe('requests in flight', () => {
+    it('peakInFlight() is the most API requests open at once, in all and per x-request-id; resetCounts() clears it', async () => {
+      axis.setLatency(100);
+      const get = (id: string) => http(axisUrl, 'GET', '/api/v1/users', { token: RW, headers: { 'x-request-id': id } });
+      await Promise.all([get('a'), get('a'), get('a'), get('b')]);
+      await http(axisUrl, 'GET', '/__sim/counts'); // the control API is not counted
+      expect(axis.peakInFlight()).toBe(4);
+      expect(axis.peakInFlight('a')).toBe(3);
+      expect(axis.peakInFlight('b')).toBe(1);
+      expect(axis.peakInFlight('never-seen')).toBe(0);
+      // One after another: never more than one at once.
+      await get('c');
+      await get('c');
+      expect(axis.peakInFlight('c')).toBe(1);
+      axis.resetCounts();
+      expect(axis.peakInFlight()).toBe(0);
+      expect(axis.peakInFlight('a')).toBe(0);
+    });
+  });
+
   describe('counts', () => {
     it('counts every API route by name plus total, never /__sim/* or unknown paths', async () => {
       await http(npmUrl, 'POST', TOKEN_PATH, { json: CREDS });
