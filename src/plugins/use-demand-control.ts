@@ -1,5 +1,5 @@
 import { getOperationAST, getVariableValues, Kind } from 'graphql';
-import type { DocumentNode, ExecutionArgs, FragmentDefinitionNode } from 'graphql';
+import type { DocumentNode, ExecutionArgs, FragmentDefinitionNode, OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
@@ -21,10 +21,18 @@ export function useDemandControl(
   refusals: RefusalLog,
 ): Plugin<GatewayContext> {
   const fragmentsOf = new WeakMap<DocumentNode, Record<string, FragmentDefinitionNode>>();
+  /**
+   * The cost of an operation without variables depends on its document alone: estimated once
+   * per parsed document (Yoga's parse cache hands the same DocumentNode back), by operation.
+   */
+  const fixedCosts = new WeakMap<OperationDefinitionNode, number>();
 
-  function refusal(args: ExecutionArgs): GatewayError | undefined {
-    const operation = getOperationAST(args.document, args.operationName);
-    if (!operation) return undefined;
+  function costOf(args: ExecutionArgs, operation: OperationDefinitionNode): number | undefined {
+    const fixed = !operation.variableDefinitions?.length;
+    if (fixed) {
+      const known = fixedCosts.get(operation);
+      if (known !== undefined) return known;
+    }
     const coerced = getVariableValues(
       args.schema,
       operation.variableDefinitions ?? [],
@@ -40,7 +48,15 @@ export function useDemandControl(
       fragmentsOf.set(args.document, fragments);
     }
     const cost = estimateCost({ schema: args.schema, operation, fragments, variables: coerced.coerced });
-    if (cost <= maxCost) return undefined;
+    if (fixed) fixedCosts.set(operation, cost);
+    return cost;
+  }
+
+  function refusal(args: ExecutionArgs): GatewayError | undefined {
+    const operation = getOperationAST(args.document, args.operationName);
+    if (!operation) return undefined;
+    const cost = costOf(args, operation);
+    if (cost === undefined || cost <= maxCost) return undefined;
     const ctx = args.contextValue as GatewayContext;
     const caller = principals.get(ctx.request)?.id ?? 'anonymous';
     // Through the refusal log: once per caller and interval, so a flood of costly documents
