@@ -13,7 +13,12 @@ import type { Claim, IdempotencyStore, StoredResult } from './idempotency.js';
  *   `SET NX PX <runningTtl>` inside a script that returns the existing value instead when
  *   there is one: the claim and the look-up are one atomic round trip, so two replicas
  *   claiming the same key at once get one `new` and one `running`;
- * - `{"f": <fingerprint>, "r": <result>}` once finished, for the TTL.
+ * - `{"f": <fingerprint>, "r": <result>}` once finished, for the TTL;
+ * - `{"f": <fingerprint>, "u": true}` for the TTL after a run whose outcome is unknown (it
+ *   was sent and no definite answer came back): the key stays bound to that request, so other
+ *   content is still refused, and the next claim of the same request replaces it with its
+ *   own running value in the same script and runs as a retry of the unknown outcome (the
+ *   resolvers then settle it: a create meeting its own first attempt is answered as created).
  * Completing and releasing compare the stored value with the claim's own (a claim that
  * expired and was taken by another request is never overwritten by its first owner).
  * A waiting duplicate polls the value until it changes; the running entry's TTL bounds the wait.
@@ -21,6 +26,10 @@ import type { Claim, IdempotencyStore, StoredResult } from './idempotency.js';
 
 const CLAIM = `
 local v = redis.call('GET', KEYS[1])
+if v == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
 if v then return v end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return false
@@ -37,7 +46,11 @@ interface Entry {
   f: string;
   c?: string;
   r?: StoredResult;
+  u?: true;
 }
+
+/** The value of a key whose last run ended unknown: compared as a string by CLAIM. */
+const unknownValue = (f: string) => JSON.stringify({ f, u: true } satisfies Entry);
 
 export interface RedisIdempotencyOptions {
   client: Redis;
@@ -68,15 +81,22 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   async claim(scope: string, fingerprint: string): Promise<Claim> {
     const key = this.key(scope);
     const value = JSON.stringify({ f: fingerprint, c: randomUUID() } satisfies Entry);
-    let existing: string | null;
+    let existing: string | number | null;
     try {
-      existing = (await this.options.client.eval(CLAIM, 1, key, value, this.options.runningTtlMs)) as string | null;
+      existing = (await this.options.client.eval(
+        CLAIM,
+        1,
+        key,
+        value,
+        this.options.runningTtlMs,
+        unknownValue(fingerprint),
+      )) as string | number | null;
     } catch (err) {
       throw new IdempotencyUnavailableError(err);
     }
-    if (existing === null) {
+    if (existing === null || typeof existing === 'number') {
       this.mine.set(scope, value);
-      return { state: 'new' };
+      return existing === null ? { state: 'new' } : { state: 'new', retryOfUnknown: true };
     }
     const entry = JSON.parse(existing) as Entry;
     if (entry.f !== fingerprint) return { state: 'mismatch' };
@@ -91,10 +111,11 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     await this.settle(scope, value, JSON.stringify({ f, r: result } satisfies Entry), this.options.ttlMs);
   }
 
-  async release(scope: string): Promise<void> {
+  async release(scope: string, outcome: 'not_applied' | 'unknown' = 'not_applied'): Promise<void> {
     const fingerprint = this.settling(scope);
     if (fingerprint === undefined) return;
-    await this.settle(scope, fingerprint.value, '', 0);
+    if (outcome === 'not_applied') await this.settle(scope, fingerprint.value, '', 0);
+    else await this.settle(scope, fingerprint.value, unknownValue(fingerprint.f), this.options.ttlMs);
   }
 
   private settling(scope: string): { value: string; f: string } | undefined {

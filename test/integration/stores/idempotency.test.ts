@@ -106,6 +106,49 @@ describe.each(kinds)('%s (one behaviour for every store)', (_name, make) => {
     expect(await b.claim('caller\nk5', 'fp')).toEqual({ state: 'new' });
   });
 
+  it('keeps an unknown outcome bound to its request: other content is refused, and the same request runs again once, as a retry of the unknown', async () => {
+    const [a, b] = await make(long);
+    await a.claim('caller\nk10', 'fp');
+    await a.release('caller\nk10', 'unknown');
+    expect(await b.claim('caller\nk10', 'fp-other')).toEqual({ state: 'mismatch' });
+    expect(await b.claim('caller\nk10', 'fp')).toEqual({ state: 'new', retryOfUnknown: true });
+    // The retry is running now: a duplicate waits for it instead of running a third time.
+    const duplicate = await a.claim('caller\nk10', 'fp');
+    expect(duplicate.state).toBe('running');
+    await b.complete('caller\nk10', result);
+    if (duplicate.state === 'running') await duplicate.settled;
+    expect(await a.claim('caller\nk10', 'fp')).toEqual({ state: 'done', result });
+  });
+
+  it('a retry of an unknown outcome that then provably did nothing frees the key', async () => {
+    const [a, b] = await make(long);
+    await a.claim('caller\nk11', 'fp');
+    await a.release('caller\nk11', 'unknown');
+    expect(await b.claim('caller\nk11', 'fp')).toEqual({ state: 'new', retryOfUnknown: true });
+    await b.release('caller\nk11', 'not_applied');
+    expect(await a.claim('caller\nk11', 'fp-other')).toEqual({ state: 'new' });
+  });
+
+  it('wakes the duplicates waiting on the other replica when the run ends unknown; exactly one of them runs the retry', async () => {
+    const [a, b] = await make(long);
+    await a.claim('caller\nk12', 'fp');
+    const waiting = await Promise.all(Array.from({ length: 6 }, () => b.claim('caller\nk12', 'fp')));
+    expect(waiting.map((c) => c.state)).toEqual(Array(6).fill('running'));
+    await a.release('caller\nk12', 'unknown');
+    await Promise.all(waiting.map((c) => (c.state === 'running' ? c.settled : undefined)));
+    const again = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).claim('caller\nk12', 'fp')));
+    expect(again.filter((c) => c.state === 'new')).toEqual([{ state: 'new', retryOfUnknown: true }]);
+    expect(again.filter((c) => c.state === 'running')).toHaveLength(5);
+  });
+
+  it('keeps an unknown outcome for the TTL only', async () => {
+    const [a, b] = await make({ ttlMs: 300, runningTtlMs: 30_000 });
+    await a.claim('caller\nk13', 'fp');
+    await a.release('caller\nk13', 'unknown');
+    expect((await b.claim('caller\nk13', 'fp-other')).state).toBe('mismatch');
+    await expect.poll(async () => (await b.claim('caller\nk13', 'fp-other')).state, { timeout: 5_000 }).toBe('new');
+  });
+
   it('replays a finished result for the TTL only', async () => {
     const [a, b] = await make({ ttlMs: 300, runningTtlMs: 30_000 });
     await a.claim('caller\nk6', 'fp');
