@@ -15,6 +15,13 @@ export interface LoadOptions {
   durationSec?: number;
   /** ...or until exactly this many requests are answered: nothing is cut off. */
   amount?: number;
+  /**
+   * Send a fresh `Idempotency-Key` with every request (autocannon's `[<id>]` placeholder,
+   * replaced by a new hyperid per request), so each one is a new claim, never a replay.
+   */
+  idempotencyKey?: boolean;
+  /** One body per connection, in turn, instead of `body` for all (e.g. each connection edits its own user). */
+  bodies?: readonly string[];
   /** Called with each response body; a false answer counts as a mismatch. */
   verifyBody?: (body: string) => boolean;
 }
@@ -58,13 +65,19 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
   let lastResponse = started;
   const halfway = started + ((options.durationSec ?? 0) * 1000) / 2;
   let afterHalfway = 0;
+  let assigned = 0;
+  const bodies = options.bodies;
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
         url: options.url,
         method: 'POST',
         body: options.body,
-        headers: options.headers,
+        headers: options.idempotencyKey ? { ...options.headers, 'idempotency-key': 'bench-[<id>]' } : options.headers,
+        ...(options.idempotencyKey ? { idReplacement: true } : {}),
+        ...(bodies === undefined || bodies.length === 0
+          ? {}
+          : { setupClient: (client: autocannon.Client) => client.setBody(bodies[assigned++ % bodies.length]) }),
         connections: options.connections,
         pipelining: 1,
         ...(options.amount === undefined ? { duration: options.durationSec ?? 10 } : { amount: options.amount }),

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { Socket, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -49,6 +49,8 @@ export interface StartOptions {
   logDir: string;
   /** Every URL must answer 2xx before the child counts as started. */
   healthUrls: string[];
+  /** Or, for a child that speaks no HTTP: true once it is up (asked again every 100 ms). */
+  ready?: () => Promise<boolean>;
   timeoutMs?: number;
 }
 
@@ -90,10 +92,16 @@ export async function startChild(options: StartOptions): Promise<Child> {
       exited = signal ?? String(code);
       resolve();
     });
+    // A command that is not installed: spawn fails with ENOENT and no 'exit' follows.
+    child.once('error', (err) => {
+      running.delete(child);
+      exited ??= err.message;
+      resolve();
+    });
   });
   if (child.pid === undefined) {
     await gone;
-    throw new Error(`${options.name} did not start: ${tail(logFile)}`);
+    throw new Error(`${options.name} did not start (${exited ?? 'no pid'}): ${tail(logFile)}`);
   }
   const pid = child.pid;
 
@@ -111,8 +119,12 @@ export async function startChild(options: StartOptions): Promise<Child> {
   };
 
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-  for (const url of options.healthUrls) {
-    while (!(await healthy(url))) {
+  const checks = [
+    ...options.healthUrls.map((url) => ({ what: url, up: () => healthy(url) })),
+    ...(options.ready === undefined ? [] : [{ what: 'its ready check', up: options.ready }]),
+  ];
+  for (const { what: url, up } of checks) {
+    while (!(await up())) {
       if (exited !== undefined) {
         throw new Error(`${options.name} exited (${exited}) before ${url} answered:\n${tail(logFile)}`);
       }
@@ -124,6 +136,45 @@ export async function startChild(options: StartOptions): Promise<Child> {
     }
   }
   return handle;
+}
+
+/** Whether something accepts TCP connections on the loopback port. */
+export function tcpOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (up: boolean) => {
+      socket.destroy();
+      resolve(up);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.connect(port, host);
+  });
+}
+
+/**
+ * A `redis-server` of the benchmark's own on a free loopback port, with no persistence
+ * (`--save '' --appendonly no`): the Redis the gateway's REDIS_URL runs point at. Stopped
+ * with every other child.
+ */
+export async function startRedis(logDir: string, cwd: string): Promise<{ child: Child; url: string; port: number }> {
+  const port = await freePort();
+  const child = await startChild({
+    name: 'redis',
+    command: 'redis-server',
+    args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+    cwd,
+    logDir,
+    env: {},
+    healthUrls: [],
+    ready: () => tcpOpen(port),
+  }).catch((err: unknown) => {
+    throw new Error(
+      `could not start redis-server (install it, e.g. apt-get install redis-server, or pass --no-redis): ${err instanceof Error ? err.message : String(err)}`,
+    );
+  });
+  return { child, url: `redis://127.0.0.1:${port}`, port };
 }
 
 export async function stopAll(): Promise<void> {

@@ -20,6 +20,9 @@ export const TARGET_LABELS: Readonly<Record<Target, string>> = {
   gateway: 'this gateway',
 };
 
+/** A server process of the benchmark: a target, or the gateway with REDIS_URL set (the Price of Redis runs). */
+export type Server = Target | 'gateway-redis';
+
 export function isTarget(value: string): value is Target {
   return (TARGETS as readonly string[]).includes(value);
 }
@@ -33,7 +36,7 @@ export interface Phase {
 /** One measured window of one scenario against one server. */
 export interface RunResult {
   scenario: ScenarioName;
-  target: Target;
+  target: Server;
   round: number;
   /** Added upstream latency in ms (0 or e.g. 20). */
   latencyMs: number;
@@ -58,11 +61,19 @@ export interface RunResult {
   errors: number;
   /** What went wrong, when something did. */
   errorNote: string | undefined;
+  /** The bench's redis-server CPU over the window / requests, ms (when it runs one). */
+  redisCpuMsPerOp?: number;
+  /** Redis commands processed over the window / requests (INFO commandstats). */
+  redisCommandsPerOp?: number;
+  /** Microseconds Redis spent executing them / requests (INFO commandstats `usec`). */
+  redisCommandUsPerOp?: number;
+  /** Calls per request of each command (e.g. `{ evalsha: 1, get: 2 }`). */
+  redisCommands?: Record<string, number>;
 }
 
 export interface Summary {
   scenario: ScenarioName;
-  target: Target;
+  target: Server;
   latencyMs: number;
   connections: number;
   rounds: number;
@@ -76,6 +87,11 @@ export interface Summary {
   callsPerOp: number;
   errors: number;
   errorNotes: string[];
+  redisCpuMsPerOp?: number;
+  redisCommandsPerOp?: number;
+  redisCommandUsPerOp?: number;
+  /** Of the first round that has them. */
+  redisCommands?: Record<string, number>;
 }
 
 export function summarise(runs: readonly RunResult[]): Summary[] {
@@ -89,6 +105,14 @@ export function summarise(runs: readonly RunResult[]): Summary[] {
   return [...groups.values()].map((list) => {
     const first = list[0]!;
     const med = (pick: (r: RunResult) => number) => median(list.map(pick));
+    const medOf = (pick: (r: RunResult) => number | undefined) => {
+      const values = list.map(pick).filter((v): v is number => v !== undefined);
+      return values.length === 0 ? undefined : median(values);
+    };
+    const redisCpu = medOf((r) => r.redisCpuMsPerOp);
+    const redisCommands = medOf((r) => r.redisCommandsPerOp);
+    const redisCommandUs = medOf((r) => r.redisCommandUsPerOp);
+    const byCommand = list.find((r) => r.redisCommands !== undefined)?.redisCommands;
     return {
       scenario: first.scenario,
       target: first.target,
@@ -106,6 +130,10 @@ export function summarise(runs: readonly RunResult[]): Summary[] {
       callsPerOp: med((r) => r.callsPerOp),
       errors: list.reduce((n, r) => n + r.errors, 0),
       errorNotes: [...new Set(list.flatMap((r) => (r.errorNote === undefined ? [] : [r.errorNote])))],
+      ...(redisCpu === undefined ? {} : { redisCpuMsPerOp: redisCpu }),
+      ...(redisCommands === undefined ? {} : { redisCommandsPerOp: redisCommands }),
+      ...(redisCommandUs === undefined ? {} : { redisCommandUsPerOp: redisCommandUs }),
+      ...(byCommand === undefined ? {} : { redisCommands: byCommand }),
     };
   });
 }
@@ -374,6 +402,94 @@ export function targetsTable(checks: readonly TargetCheck[], kind: TargetCheck['
         beside(c.references.mercurius),
         beside(c.references.yoga),
       ]),
+  );
+}
+
+/** One op of the Price of Redis: the gateway without and with REDIS_URL, from the same run. */
+export interface RedisPrice {
+  scenario: ScenarioName;
+  /** Gateway CPU per request, µs: REDIS_URL unset (in-memory stores) and set. */
+  memoryUs: number | undefined;
+  redisUs: number | undefined;
+  /** redisUs - memoryUs: what the gateway process itself spends on Redis per request. */
+  gatewayDeltaUs: number | undefined;
+  /** The redis-server's own CPU per request, µs. */
+  redisServerUs: number | undefined;
+  /** Gateway difference + redis-server: the fleet's CPU price of Redis per request. */
+  totalUs: number | undefined;
+  commandsPerOp: number | undefined;
+  /** Time Redis spent executing them (commandstats), µs per request. */
+  commandUs: number | undefined;
+  /** e.g. `evalsha 1.00, get 2.00`. */
+  commands: string;
+  memoryRps: number | undefined;
+  redisRps: number | undefined;
+  errors: number;
+}
+
+export function redisPrices(summaries: readonly Summary[], scenarios: readonly ScenarioName[]): RedisPrice[] {
+  return scenarios.map((scenario) => {
+    const pick = (target: Server) => summaries.find((s) => s.scenario === scenario && s.target === target);
+    const memory = pick('gateway');
+    const redis = pick('gateway-redis');
+    const us = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? undefined : ms * 1000);
+    const memoryUs = us(memory?.cpuMsPerOp);
+    const redisUs = us(redis?.cpuMsPerOp);
+    const gatewayDeltaUs = memoryUs === undefined || redisUs === undefined ? undefined : redisUs - memoryUs;
+    const redisServerUs = us(redis?.redisCpuMsPerOp);
+    return {
+      scenario,
+      memoryUs,
+      redisUs,
+      gatewayDeltaUs,
+      redisServerUs,
+      totalUs: gatewayDeltaUs === undefined || redisServerUs === undefined ? undefined : gatewayDeltaUs + redisServerUs,
+      commandsPerOp: redis?.redisCommandsPerOp,
+      commandUs: redis?.redisCommandUsPerOp,
+      commands: Object.entries(redis?.redisCommands ?? {})
+        .sort(([, a], [, b]) => b - a)
+        .map(([name, n]) => `${name} ${n.toFixed(2)}`)
+        .join(', '),
+      memoryRps: memory?.rps,
+      redisRps: redis?.rps,
+      errors: (memory?.errors ?? 0) + (redis?.errors ?? 0),
+    };
+  });
+}
+
+/** The "Price of Redis" table: CPU µs per request without and with REDIS_URL, and the difference. */
+export function redisPriceTable(prices: readonly RedisPrice[]): string {
+  const signed = (n: number | undefined) => (n === undefined ? '—' : `${n >= 0 ? '+' : '−'}${Math.abs(n).toFixed(0)}`);
+  const pct = (delta: number | undefined, base: number | undefined) =>
+    delta === undefined || base === undefined || base === 0 ? '' : ` (${signed((delta / base) * 100)}%)`;
+  return table(
+    [
+      'op',
+      'gateway CPU µs/req, REDIS_URL unset',
+      'set',
+      'difference µs/req',
+      'redis-server CPU µs/req',
+      'price of Redis µs/req',
+      'Redis commands/req',
+      'in Redis µs/req',
+      'req/s unset → set',
+      'errors',
+      'commands per request',
+    ],
+    prices.map((p) => [
+      p.scenario,
+      f0(p.memoryUs),
+      f0(p.redisUs),
+      `${signed(p.gatewayDeltaUs)}${pct(p.gatewayDeltaUs, p.memoryUs)}`,
+      f0(p.redisServerUs),
+      signed(p.totalUs),
+      f2(p.commandsPerOp),
+      f1(p.commandUs),
+      `${f0(p.memoryRps)} → ${f0(p.redisRps)}`,
+      String(p.errors),
+      p.commands === '' ? '—' : p.commands,
+    ]),
+    [false, true, true, true, true, true, true, true, true, true, false],
   );
 }
 

@@ -16,10 +16,15 @@
  *   --quick             2 s runs, 1 s warm-up, 1 round: a smoke run
  *   --soak <s>          instead: Q1 against the gateway for <s> seconds, RSS slope
  *   --cpu-prof <dir>    run every process under `node --cpu-prof`, write the profiles to <dir>
- *   --gateway-env K=V   an extra environment variable for the gateway, repeatable (e.g.
- *                       METRICS_ENABLED=false, to price a feature against a run with it on)
  *                       and print their top functions; results.md is left alone (the
  *                       profiler slows everything down)
+ *   --gateway-env K=V   an extra environment variable for the gateway, repeatable (e.g.
+ *                       METRICS_ENABLED=false, to price a feature against a run with it on)
+ *   --no-redis          skip the Price of Redis: by default, when the gateway runs with Q1 or
+ *                       M1, a second gateway process with REDIS_URL set (a redis-server of the
+ *                       bench's own, no persistence) runs Q1 and M1K (M1 with a fresh
+ *                       Idempotency-Key per request) beside the in-memory one, at the first
+ *                       phase's connections and no added latency, interleaved, same rounds
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -29,22 +34,25 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import ts from 'typescript';
+import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { runLoad, stopLoad } from './load.js';
 import { summariseFile } from './profile-summary.js';
-import { clockTicksPerSecond, cpuMs, freePort, peakRssMb, rssMb, startChild, stopAll } from './procs.js';
+import { clockTicksPerSecond, cpuMs, freePort, peakRssMb, rssMb, startChild, startRedis, stopAll } from './procs.js';
 import type { Child } from './procs.js';
 import {
   TARGETS,
   checkTargets,
   detailTable,
   isTarget,
+  redisPriceTable,
+  redisPrices,
   standingTable,
   summarise,
   targetsTable,
   throughputTable,
 } from './report.js';
-import type { Phase, RunResult, Target } from './report.js';
+import type { Phase, RunResult, Server, Target } from './report.js';
 import { SCENARIOS, SCENARIO_NAMES, isScenarioName, requestBody } from './scenarios.js';
 import type { Scenario, ScenarioName } from './scenarios.js';
 import { leastSquares } from './stats.js';
@@ -76,6 +84,8 @@ interface Settings {
   cpuProfDir: string | undefined;
   /** Extra environment for the gateway process (--gateway-env). */
   gatewayEnv: Record<string, string>;
+  /** The Price of Redis runs (on unless --no-redis). */
+  redis: boolean;
 }
 
 function parseSettings(argv: string[]): Settings {
@@ -95,6 +105,7 @@ function parseSettings(argv: string[]): Settings {
       soak: { type: 'string' },
       'cpu-prof': { type: 'string' },
       'gateway-env': { type: 'string', multiple: true },
+      'no-redis': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -145,6 +156,7 @@ function parseSettings(argv: string[]): Settings {
         return [pair.slice(0, at), pair.slice(at + 1)];
       }),
     ),
+    redis: !values['no-redis'],
   };
 }
 
@@ -155,10 +167,12 @@ function parseSettings(argv: string[]): Settings {
 interface Bench {
   sims: Child;
   /** RSS of each server right after it answered its health check, MB. */
-  startRssMb: Partial<Record<Target, number>>;
+  startRssMb: Partial<Record<Server, number>>;
   npmSimUrl: string;
   axisSimUrl: string;
-  servers: Partial<Record<Target, { child: Child; url: string }>>;
+  servers: Partial<Record<Server, { child: Child; url: string }>>;
+  /** The redis-server behind `gateway-redis`, and a connection that reads its INFO. */
+  redis: { child: Child; client: Redis } | undefined;
 }
 
 /** The benchmark's own servers, transpiled by buildBenchServers. */
@@ -218,6 +232,7 @@ async function startBench(
   targets: readonly Target[],
   cpuProfDir: string | undefined,
   gatewayEnv: Record<string, string> = {},
+  withRedis = false,
 ): Promise<Bench> {
   for (const built of ['dist/main.js', 'dist-sim/main.js']) {
     if (!existsSync(join(ROOT, built))) {
@@ -261,7 +276,17 @@ async function startBench(
   };
   const benchDir = targets.some((t) => t !== 'gateway') ? buildBenchServers() : '';
   const servers: Bench['servers'] = {};
-  for (const target of targets) {
+  let redis: Bench['redis'];
+  let redisEnv: Record<string, string> = {};
+  if (withRedis) {
+    const started = await startRedis(logDir, ROOT);
+    const client = new Redis(started.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await client.connect();
+    redis = { child: started.child, client };
+    redisEnv = { REDIS_URL: started.url, REDIS_KEY_PREFIX: 'bench:' };
+  }
+  const processes: Server[] = withRedis ? [...targets, 'gateway-redis'] : [...targets];
+  for (const target of processes) {
     const port = await freePort();
     const benchEnv = {
       NODE_ENV: 'production',
@@ -275,6 +300,10 @@ async function startBench(
       gateway: () => ({
         args: nodeArgs('gateway', 'dist/main.js'),
         env: gatewayEnvironment(port, host, upstreamEnv, gatewayEnv),
+      }),
+      'gateway-redis': () => ({
+        args: nodeArgs('gateway-redis', 'dist/main.js'),
+        env: gatewayEnvironment(port, host, upstreamEnv, { ...gatewayEnv, ...redisEnv }),
       }),
       floor: () => ({ args: nodeArgs('floor', join(benchDir, 'floor-main.js')), env: benchEnv }),
       mercurius: () => ({
@@ -295,12 +324,13 @@ async function startBench(
     servers[target] = { child, url: `http://${host}:${port}` };
   }
   const startRssMb: Bench['startRssMb'] = {};
-  for (const [target, server] of Object.entries(servers) as [Target, { child: Child }][]) {
+  for (const [target, server] of Object.entries(servers) as [Server, { child: Child }][]) {
     startRssMb[target] = rssMb(server.child.pid);
   }
-  const pids = targets.map((t) => `${t} pid ${servers[t]!.child.pid}`).join(', ');
-  process.stdout.write(`simulators pid ${sims.pid}, ${pids}; logs in ${logDir}\n`);
-  return { sims, startRssMb, npmSimUrl, axisSimUrl, servers };
+  const pids = processes.map((t) => `${t} pid ${servers[t]!.child.pid}`).join(', ');
+  const redisPid = redis === undefined ? '' : `, redis pid ${redis.child.pid}`;
+  process.stdout.write(`simulators pid ${sims.pid}, ${pids}${redisPid}; logs in ${logDir}\n`);
+  return { sims, startRssMb, npmSimUrl, axisSimUrl, servers, redis };
 }
 
 async function control(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
@@ -342,10 +372,45 @@ const HEADERS = {
 /** A GraphQL answer with errors starts with `{"errors":` (graphql-js puts them first). */
 const hasData = (body: string) => body.startsWith('{"data":');
 
+/** Calls and microseconds per command the bench's redis-server has run so far (INFO commandstats). */
+async function redisCommands(bench: Bench): Promise<Map<string, { calls: number; usec: number }> | undefined> {
+  if (bench.redis === undefined) return undefined;
+  const info = await bench.redis.client.info('commandstats');
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const [, name, calls, usec] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    if (name !== 'info') stats.set(name!, { calls: Number(calls), usec: Number(usec) });
+  }
+  return stats;
+}
+
+/** What changed between two INFO commandstats readings, per request. */
+function commandsPerOp(
+  before: Map<string, { calls: number; usec: number }>,
+  after: Map<string, { calls: number; usec: number }>,
+  requests: number,
+): { calls: number; usec: number; byCommand: Record<string, number> } {
+  let calls = 0;
+  let usec = 0;
+  const byCommand: Record<string, number> = {};
+  for (const [name, now] of after) {
+    const was = before.get(name) ?? { calls: 0, usec: 0 };
+    if (now.calls === was.calls) continue;
+    calls += now.calls - was.calls;
+    usec += now.usec - was.usec;
+    byCommand[name] = (now.calls - was.calls) / requests;
+  }
+  return { calls: calls / requests, usec: usec / requests, byCommand };
+}
+
+let probes = 0;
+
 /** One request before the run, so a broken setup is reported with its answer, not only as a count. */
 async function probe(url: string, scenario: Scenario): Promise<string | undefined> {
+  const headers = scenario.idempotencyKey
+    ? { ...HEADERS, 'idempotency-key': `bench-probe-${process.pid}-${(probes += 1)}` }
+    : HEADERS;
   try {
-    const res = await request(`${url}/graphql`, { method: 'POST', headers: HEADERS, body: requestBody(scenario) });
+    const res = await request(`${url}/graphql`, { method: 'POST', headers, body: requestBody(scenario) });
     const text = await res.body.text();
     if (res.statusCode !== 200 || !hasData(text)) return `probe answered ${res.statusCode}: ${text.slice(0, 300)}`;
     return undefined;
@@ -356,7 +421,9 @@ async function probe(url: string, scenario: Scenario): Promise<string | undefine
 
 interface RunSpec {
   scenario: Scenario;
-  target: Target;
+  /** One body per connection instead of the scenario's (bench/load.ts `bodies`). */
+  bodies?: readonly string[];
+  target: Server;
   round: number;
   latencyMs: number;
   connections: number;
@@ -401,6 +468,8 @@ async function measure(bench: Bench, spec: RunSpec): Promise<RunResult> {
     headers: HEADERS,
     connections: spec.connections,
     verifyBody: hasData,
+    idempotencyKey: spec.scenario.idempotencyKey === true,
+    ...(spec.bodies === undefined ? {} : { bodies: spec.bodies }),
   };
   const probeError = await probe(server.url, spec.scenario);
   const warm = await runLoad({ ...load, durationSec: spec.warmupSec });
@@ -414,16 +483,20 @@ async function measure(bench: Bench, spec: RunSpec): Promise<RunResult> {
     peak = Math.max(peak, rssMb(pid));
   }, 250);
   const calls0 = await dataCalls(bench);
+  const commands0 = await redisCommands(bench);
   const cpu0 = cpuMs(pid);
   const sim0 = cpuMs(bench.sims.pid);
+  const redis0 = bench.redis === undefined ? undefined : cpuMs(bench.redis.child.pid);
   const own0 = process.cpuUsage();
   const result = await runLoad({ ...load, amount });
   const own = process.cpuUsage(own0);
   const cpu1 = cpuMs(pid);
   const sim1 = cpuMs(bench.sims.pid);
+  const redis1 = bench.redis === undefined ? undefined : cpuMs(bench.redis.child.pid);
   clearInterval(sampler);
   peak = Math.max(peak, rssMb(pid));
   const calls1 = await dataCalls(bench);
+  const commands1 = await redisCommands(bench);
 
   const n = result.requests;
   const per = (total: number) => (n > 0 ? total / n : Number.NaN);
@@ -455,6 +528,16 @@ async function measure(bench: Bench, spec: RunSpec): Promise<RunResult> {
     callsPerOp: per(calls1 - calls0),
     errors: errors + (probeError === undefined && n > 0 ? 0 : 1),
     errorNote: notes.length > 0 ? notes.join('; ') : undefined,
+    // Only the runs against the gateway with REDIS_URL: the others leave Redis idle.
+    ...(spec.target === 'gateway-redis' && redis0 !== undefined && redis1 !== undefined
+      ? { redisCpuMsPerOp: per(redis1 - redis0) }
+      : {}),
+    ...(spec.target === 'gateway-redis' && commands0 !== undefined && commands1 !== undefined && n > 0
+      ? (() => {
+          const used = commandsPerOp(commands0, commands1, n);
+          return { redisCommandsPerOp: used.calls, redisCommandUsPerOp: used.usec, redisCommands: used.byCommand };
+        })()
+      : {}),
   };
 }
 
@@ -493,7 +576,7 @@ function commandLine(argv: string[]): string {
 }
 
 function printProfiles(dir: string): void {
-  for (const name of ['simulators', ...TARGETS]) {
+  for (const name of ['simulators', ...TARGETS, 'gateway-redis']) {
     const file = join(dir, `${name}.cpuprofile`);
     if (existsSync(file)) process.stdout.write(`\n${summariseFile(file, 15)}\n`);
   }
@@ -508,9 +591,56 @@ const phaseTitle = (phase: Phase) =>
   `${phase.latencyMs === 0 ? 'no added latency' : `${phase.latencyMs} ms added to every upstream call`}, ` +
   `${phase.connections === 1 ? 'one request at a time' : `${phase.connections} connections`}`;
 
+/**
+ * M1K's bodies: one user per connection, created through the in-memory gateway with no
+ * groups, so no two connections' writes share an entity lock. The price of a keyed write is
+ * then its own Redis work, not a queue of 32 writers on one user polling one lock.
+ */
+async function ownUsers(bench: Bench, count: number): Promise<string[]> {
+  const url = `${bench.servers.gateway!.url}/graphql`;
+  const create = 'mutation Create($input: CreateUserInput!) { createUser(input: $input) { id } }';
+  const bodies: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const userName = `bench.m1k.${process.pid}.${i}`;
+    const res = await request(url, {
+      method: 'POST',
+      headers: HEADERS,
+      body: JSON.stringify({
+        query: create,
+        variables: { input: { userName, email: `${userName}@example.com`, firstName: 'Bench', lastName: `M1K ${i}` } },
+      }),
+    });
+    const text = await res.body.text();
+    const id = (JSON.parse(text) as { data?: { createUser?: { id?: string } } }).data?.createUser?.id;
+    if (id === undefined) throw new Error(`could not create M1K's user ${userName}: ${text.slice(0, 300)}`);
+    bodies.push(
+      JSON.stringify({
+        query: SCENARIOS.M1K.query,
+        operationName: 'M1K',
+        variables: { ...SCENARIOS.M1K.variables, id },
+      }),
+    );
+  }
+  return bodies;
+}
+
+/**
+ * The Price of Redis: the ops priced with REDIS_URL set and unset. Q1 is the dashboard read
+ * (the shared rate limit is its only Redis work); M1K is the keyed mutation (rate limit, the
+ * Idempotency-Key claim and its stored answer, the fleet's entity lock).
+ */
+function redisPricedOps(settings: Settings): ScenarioName[] {
+  if (!settings.redis || !settings.servers.includes('gateway')) return [];
+  return [
+    ...(settings.scenarios.includes('Q1') ? (['Q1'] as const) : []),
+    ...(settings.scenarios.includes('M1') ? (['M1K'] as const) : []),
+  ];
+}
+
 async function benchmark(settings: Settings, argv: string[]): Promise<void> {
   const targets = settings.servers;
-  const bench = await startBench(targets, settings.cpuProfDir, settings.gatewayEnv);
+  const priced = redisPricedOps(settings);
+  const bench = await startBench(targets, settings.cpuProfDir, settings.gatewayEnv, priced.length > 0);
   const runs: RunResult[] = [];
   const loaded: Phase = { latencyMs: 0, connections: settings.connections };
   const latency: Phase | undefined =
@@ -518,7 +648,8 @@ async function benchmark(settings: Settings, argv: string[]): Promise<void> {
   const serial: Phase | undefined =
     settings.serial && settings.latencyMs > 0 ? { latencyMs: settings.latencyMs, connections: 1 } : undefined;
   const phases = [loaded, latency, serial].filter((p): p is Phase => p !== undefined);
-  const total = phases.length * settings.rounds * settings.scenarios.length * targets.length;
+  const total =
+    phases.length * settings.rounds * settings.scenarios.length * targets.length + settings.rounds * priced.length * 2;
   const seconds = total * (settings.durationSec + settings.warmupSec + 1);
   process.stdout.write(
     `${total} runs of ${settings.warmupSec} s warm-up + ${settings.durationSec} s measured: about ${Math.ceil(seconds / 60)} min\n`,
@@ -548,6 +679,47 @@ async function benchmark(settings: Settings, argv: string[]): Promise<void> {
     }
   }
   await setLatency(bench, 0);
+  // Beside each other, in the same conditions: the gateway without and with REDIS_URL.
+  const pricing: RunResult[] = [];
+  if (priced.length > 0) {
+    process.stdout.write(`\nPrice of Redis: ${phaseTitle(loaded)}, REDIS_URL unset and set\n`);
+    const pair: Server[] = ['gateway', 'gateway-redis'];
+    const bodies = priced.includes('M1K') ? await ownUsers(bench, loaded.connections) : undefined;
+    // The in-memory gateway has run every op already; the other process is cold (the first
+    // seconds of a process are far slower): it gets as much unmeasured work first.
+    const redisUrl = `${bench.servers['gateway-redis']!.url}/graphql`;
+    for (const name of priced) {
+      await runLoad({
+        url: redisUrl,
+        body: requestBody(SCENARIOS[name]),
+        headers: HEADERS,
+        connections: loaded.connections,
+        durationSec: settings.rounds * (settings.warmupSec + settings.durationSec),
+        idempotencyKey: SCENARIOS[name].idempotencyKey === true,
+        ...(name === 'M1K' && bodies !== undefined ? { bodies } : {}),
+      });
+    }
+    await quiesce(bench, bench.servers['gateway-redis']!.child.pid);
+    for (let round = 1; round <= settings.rounds; round++) {
+      for (const name of priced) {
+        for (const target of round % 2 === 1 ? pair : [...pair].reverse()) {
+          const run = await measure(bench, {
+            scenario: SCENARIOS[name],
+            ...(name === 'M1K' && bodies !== undefined ? { bodies } : {}),
+            target,
+            round,
+            latencyMs: 0,
+            connections: loaded.connections,
+            durationSec: settings.durationSec,
+            warmupSec: settings.warmupSec,
+          });
+          pricing.push(run);
+          progress(run);
+        }
+      }
+    }
+  }
+  await bench.redis?.client.quit();
   const peaks: Partial<Record<Target, number>> = {};
   for (const target of targets) peaks[target] = peakRssMb(bench.servers[target]!.child.pid);
   await stopAll();
@@ -558,7 +730,12 @@ async function benchmark(settings: Settings, argv: string[]): Promise<void> {
 
   const summaries = summarise(runs);
   const checks = checkTargets(summaries, { loaded, latency, serial }, peaks);
-  const notes = [...new Set(summaries.flatMap((s) => s.errorNotes.map((n) => `- ${s.scenario} ${s.target}: ${n}`)))];
+  const priceSummaries = summarise(pricing);
+  const notes = [
+    ...new Set(
+      [...summaries, ...priceSummaries].flatMap((s) => s.errorNotes.map((n) => `- ${s.scenario} ${s.target}: ${n}`)),
+    ),
+  ];
   const roundsNote = settings.rounds === 1 ? '1 round' : `median of ${settings.rounds} rounds`;
   const mb = (record: Partial<Record<Target, number>>) =>
     targets.map((t) => `${t} ${record[t]?.toFixed(1) ?? '—'} MB`).join(', ');
@@ -596,16 +773,39 @@ async function benchmark(settings: Settings, argv: string[]): Promise<void> {
       throughputTable(summaries, settings.scenarios, phase, targets),
       '',
     ]),
+    ...(priced.length > 0 ? redisPriceSection(priceSummaries, priced, loaded, roundsNote) : []),
     ...(notes.length > 0 ? ['## Errors', '', ...notes, ''] : []),
     '## Every run',
     '',
     'Sims and load gen CPU show what else competed for the two cores during the window.',
     '',
-    detailTable(runs),
+    detailTable([...runs, ...pricing]),
     '',
   ].join('\n');
   writeFileSync(RESULTS, markdown);
   process.stdout.write(`\n${markdown}\nWritten to ${RESULTS}\n`);
+}
+
+function redisPriceSection(
+  summaries: ReturnType<typeof summarise>,
+  priced: readonly ScenarioName[],
+  phase: Phase,
+  roundsNote: string,
+): string[] {
+  return [
+    '## Price of Redis',
+    '',
+    `The gateway twice, in the same run: REDIS_URL unset (the in-memory stores) and set (a redis-server of the bench's own on loopback, ` +
+      `\`--save '' --appendonly no\`), ${phaseTitle(phase)}, ${roundsNote}, the two interleaved. ` +
+      'Q1 is the dashboard read: with Redis its only shared state is the rate-limit counter. ' +
+      `M1K is ${SCENARIOS.M1K.title.replace(/^keyed mutation: /, '')}; with Redis the rate limit, the claim, the stored answer ` +
+      'and the entity lock of the read-merge-write are Redis round trips. The difference is what the gateway process spends on ' +
+      "Redis per request (the client, the scripts' replies, the extra awaits); the redis-server's own CPU is beside it, and their sum " +
+      'is the price of Redis per request. Loopback Redis: a networked one adds its round trips to latency, not to CPU.',
+    '',
+    redisPriceTable(redisPrices(summaries, priced)),
+    '',
+  ];
 }
 
 async function soak(settings: Settings, argv: string[]): Promise<void> {

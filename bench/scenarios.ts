@@ -5,7 +5,8 @@
  * REST endpoint would skip.
  */
 
-export type ScenarioName = 'Q1' | 'Q2' | 'Q3' | 'M1';
+/** M1K runs only in the Price of Redis runs (bench/run.ts), against the gateway alone. */
+export type ScenarioName = 'Q1' | 'Q2' | 'Q3' | 'M1' | 'M1K';
 
 export interface Scenario {
   readonly name: ScenarioName;
@@ -17,6 +18,8 @@ export interface Scenario {
    * what the floor does and what the gateway should do.
    */
   readonly upstreamCalls: Readonly<Record<string, number>>;
+  /** Every request carries a fresh `Idempotency-Key` header (bench/load.ts). */
+  readonly idempotencyKey?: true;
 }
 
 /** A seed user (simulators/seed.ts); every M1 writes the same user, which is fine. */
@@ -54,8 +57,19 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     // copy inside the locks (src/resolvers/Mutation.ts).
     upstreamCalls: { 'axis:users.get': 2, 'axis:users.update': 1, 'axis:commit': 1 },
   },
+  M1K: {
+    name: 'M1K',
+    title:
+      'keyed mutation: M1 with a fresh Idempotency-Key per request (claimed, then its answer stored), each connection editing a user of its own',
+    query:
+      'mutation M1K($id: ID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { id firstName lastName } }',
+    variables: { id: BENCH_USER_ID, input: { firstName: 'Bench' } },
+    upstreamCalls: { 'axis:users.get': 2, 'axis:users.update': 1, 'axis:commit': 1 },
+    idempotencyKey: true,
+  },
 };
 
+/** What `--scenarios` names and every server runs; M1K is the gateway's alone. */
 export const SCENARIO_NAMES: readonly ScenarioName[] = ['Q1', 'Q2', 'Q3', 'M1'];
 
 export function isScenarioName(value: string): value is ScenarioName {

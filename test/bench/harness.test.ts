@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkTargets, summarise, targetsTable } from '../../bench/report.js';
+import { checkTargets, redisPriceTable, redisPrices, summarise, targetsTable } from '../../bench/report.js';
 import type { RunResult } from '../../bench/report.js';
 import { groupOf } from '../../bench/profile-summary.js';
 import { cpuMs, rssMb } from '../../bench/procs.js';
@@ -165,5 +165,64 @@ describe('bench profile summary', () => {
     expect(groupOf(frame('file:///app/dist/upstreams/http.js'))).toBe('project dist/');
     expect(groupOf(frame('file:///app/dist-sim/sim-server.js'))).toBe('project dist-sim/');
     expect(groupOf(frame('', '(garbage collector)'))).toBe('(garbage collector)');
+  });
+});
+
+describe('bench report: the Price of Redis', () => {
+  const priced = (overrides: Partial<RunResult>) => run({ scenario: 'M1K', callsPerOp: 4, ...overrides });
+
+  it('prices Redis per request as the gateway CPU difference plus the redis-server CPU, medians across rounds', () => {
+    const summaries = summarise([
+      run({ target: 'gateway', cpuMsPerOp: 3.0 }),
+      run({ target: 'gateway-redis', cpuMsPerOp: 3.1, redisCpuMsPerOp: 0.04, redisCommandsPerOp: 1 }),
+      priced({ target: 'gateway', round: 1, cpuMsPerOp: 2.9, rps: 200 }),
+      priced({ target: 'gateway', round: 2, cpuMsPerOp: 3.0, rps: 220 }),
+      priced({
+        target: 'gateway-redis',
+        round: 1,
+        cpuMsPerOp: 3.5,
+        rps: 180,
+        redisCpuMsPerOp: 0.25,
+        redisCommandsPerOp: 15,
+        redisCommandUsPerOp: 80,
+        redisCommands: { set: 4, eval: 3, evalsha: 1 },
+      }),
+      priced({
+        target: 'gateway-redis',
+        round: 2,
+        cpuMsPerOp: 3.7,
+        rps: 190,
+        redisCpuMsPerOp: 0.27,
+        redisCommandsPerOp: 15,
+        redisCommandUsPerOp: 84,
+      }),
+    ]);
+    const [q1, m1k] = redisPrices(summaries, ['Q1', 'M1K']);
+    expect(q1!.gatewayDeltaUs).toBeCloseTo(100);
+    expect(q1!.totalUs).toBeCloseTo(140);
+    expect(m1k).toMatchObject({
+      commandsPerOp: 15,
+      commandUs: 82,
+      errors: 0,
+      commands: 'set 4.00, eval 3.00, evalsha 1.00',
+    });
+    // Medians of 2.9/3.0 and 3.5/3.7: 2950 and 3600 µs.
+    expect(m1k!.memoryUs).toBeCloseTo(2950);
+    expect(m1k!.gatewayDeltaUs).toBeCloseTo(650);
+    expect(m1k!.redisServerUs).toBeCloseTo(260);
+    expect(m1k!.totalUs).toBeCloseTo(910);
+    const table = redisPriceTable([q1!, m1k!]);
+    expect(table).toMatch(
+      /\| M1K +\| +2950 \| +3600 \| +\+650 \(\+22%\) \| +260 \| +\+910 \| +15\.00 \| +82\.0 \| +210 → 185 \| +0 \|/,
+    );
+  });
+
+  it('says "—" rather than a price when one side was not measured, and adds up both sides\' errors', () => {
+    const [price] = redisPrices(
+      summarise([priced({ target: 'gateway', errors: 2 }), run({ target: 'gateway-redis', scenario: 'Q1' })]),
+      ['M1K'],
+    );
+    expect(price).toMatchObject({ redisUs: undefined, gatewayDeltaUs: undefined, totalUs: undefined, errors: 2 });
+    expect(redisPriceTable([price!])).toMatch(/\| M1K +\| +1000 \| +— \| +— \| +— \| +— \|/);
   });
 });
