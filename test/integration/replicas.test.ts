@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFleet } from '../helpers/fleet.js';
@@ -57,6 +58,17 @@ describe('the NPM token, shared in Redis', () => {
     const logs = fleet.replicas.flatMap((r) => r.logs).join('\n');
     expect(npmTokens.size).toBe(2);
     for (const token of npmTokens) expect(logs).not.toContain(token);
+  });
+
+  it('is sealed in Redis: the raw value holds no token the appliance issued, and no replica logs it', async () => {
+    expect((await fleet.gql(fleet.lbUrl, status)).body.errors).toBeUndefined();
+    const reader = new Redis(fleet.redis.url);
+    const raw = await reader.get('fleet:npm:token');
+    reader.disconnect();
+    expect(raw).toMatch(/^v1\.[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(npmTokens.size).toBeGreaterThan(0);
+    for (const token of npmTokens) expect(raw).not.toContain(token);
+    expect(fleet.replicas.flatMap((r) => r.logs).join('\n')).not.toContain(raw!);
   });
 });
 

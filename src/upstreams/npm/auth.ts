@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { NpmAuthConfig } from '../../config.js';
@@ -83,7 +83,7 @@ export function createNpmTokenSource(
   }
 
   if (shared !== undefined) {
-    return createSharedTokenSource(shared, counted, logger, now);
+    return createSharedTokenSource(shared, tokenSealKey(auth), counted, logger, now);
   }
 
   return {
@@ -106,6 +106,54 @@ export function createNpmTokenSource(
   };
 }
 
+/**
+ * The key that seals the fleet's NPM token in Redis: HKDF-SHA256 of the NPM password, which
+ * every replica already has. A Redis reader without the password gets no live appliance
+ * token; one who has the password could log in anyway, so the seal is as strong as the
+ * password and weakens nothing.
+ */
+export function tokenSealKey(auth: { username: string; password: string }): Buffer {
+  return Buffer.from(
+    hkdfSync('sha256', auth.password, `npm-axis-gateway:${auth.username}`, 'npm token in redis v1', 32),
+  );
+}
+
+const SEAL_VERSION = 'v1';
+
+/**
+ * `v1.<iv>.<ciphertext>.<tag>` (base64url): AES-256-GCM of `<token>\n<renewAt>`, a fresh
+ * 96-bit IV each time, the Redis key as additional data (a sealed value copied under another
+ * key does not open).
+ */
+export function sealToken(key: Buffer, where: string, entry: { token: string; renewAt: number }): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(where));
+  const sealed = Buffer.concat([cipher.update(`${entry.token}\n${entry.renewAt}`, 'utf8'), cipher.final()]);
+  return [SEAL_VERSION, iv, sealed, cipher.getAuthTag()]
+    .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
+    .join('.');
+}
+
+/** The entry a sealed value holds; undefined when it does not open (another password, tampered, not ours). */
+export function openToken(key: Buffer, where: string, value: string): { token: string; renewAt: number } | undefined {
+  const [version, iv, sealed, tag, extra] = value.split('.');
+  if (version !== SEAL_VERSION || iv === undefined || sealed === undefined || tag === undefined || extra !== undefined)
+    return undefined;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+    decipher.setAAD(Buffer.from(where));
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+    const plain = Buffer.concat([decipher.update(Buffer.from(sealed, 'base64url')), decipher.final()]).toString('utf8');
+    const at = plain.lastIndexOf('\n');
+    const renewAt = Number(plain.slice(at + 1));
+    if (at <= 0 || !Number.isFinite(renewAt)) return undefined;
+    return { token: plain.slice(0, at), renewAt };
+  } catch {
+    return undefined;
+  }
+}
+
 /** How long one replica may hold the login lock (a login is one upstream POST, retries excluded). */
 const LOGIN_LOCK_MS = 15_000;
 const WAIT_POLL_MS = 50;
@@ -115,27 +163,26 @@ const DELETE_IF_EQUAL = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
-/** Deletes the stored token only while it is the one refused (compare-and-set: never a newer one). */
-const DELETE_IF_TOKEN = `
-local v = redis.call('GET', KEYS[1])
-if v and string.sub(v, 1, #ARGV[1] + 1) == ARGV[1] .. '\n' then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
 
 /**
  * One NPM token for the fleet. Appliances cap their sessions, so N replicas must not hold
  * N tokens. The token lives in Redis as `<token>\n<renewAt>` with a PX that ends at its
- * renewal time; each replica caches it locally until then (no Redis read per NPM call).
+ * renewal time, sealed (sealToken: AES-256-GCM with a key derived from the NPM password, so
+ * a Redis reader gets no live appliance token); each replica caches it locally until then (no
+ * Redis read per NPM call).
  *
  * A replica that needs one reads it; when there is none, it takes a login lock (SET NX PX),
  * looks once more, logs in and stores the new token; the others poll until it appears.
  * A token the appliance refuses as expired is deleted only while it is still the stored
- * one, so a refusal seen by every replica at once causes one new login, not N.
+ * one (the sealed value this replica read or wrote, compared in Redis), so a refusal seen by
+ * every replica at once causes one new login, not N. A stored value that does not open (a
+ * replica with another password, mid-rotation) counts as no token.
  * While Redis cannot be reached, each replica logs in for itself (reads go on).
  * The token is a secret: it is never logged.
  */
 function createSharedTokenSource(
   shared: SharedTokenStore,
+  sealKey: Buffer,
   login: () => Promise<{ token: string; renewAt: number }>,
   logger: Logger,
   now: () => number,
@@ -143,7 +190,7 @@ function createSharedTokenSource(
   const tokenKey = `${shared.keyPrefix}npm:token`;
   const lockKey = `${shared.keyPrefix}npm:login-lock`;
   const { client } = shared;
-  let cached: { token: string; renewAt: number } | undefined;
+  let cached: { token: string; renewAt: number; sealed?: string } | undefined;
   let inFlight: Promise<string> | undefined;
   /** Tokens refused here lately: never taken from Redis again, even before their delete lands. */
   const refused: string[] = [];
@@ -152,11 +199,15 @@ function createSharedTokenSource(
     return entry !== undefined && now() < entry.renewAt && !refused.includes(entry.token);
   }
 
-  async function read(): Promise<{ token: string; renewAt: number } | undefined> {
+  async function read(): Promise<{ token: string; renewAt: number; sealed: string } | undefined> {
     const value = await client.get(tokenKey);
     if (value === null) return undefined;
-    const at = value.lastIndexOf('\n');
-    return { token: value.slice(0, at), renewAt: Number(value.slice(at + 1)) };
+    const entry = openToken(sealKey, tokenKey, value);
+    if (entry === undefined) {
+      logger.warn({ upstream: 'npm' }, "the NPM token in redis does not open with this replica's NPM credentials");
+      return undefined;
+    }
+    return { ...entry, sealed: value };
   }
 
   async function alone(reason: string): Promise<string> {
@@ -182,9 +233,10 @@ function createSharedTokenSource(
           const stored = await read().catch(() => undefined);
           if (usable(stored)) return (cached = stored).token;
           const fresh = await login();
-          cached = fresh;
+          const sealed = sealToken(sealKey, tokenKey, fresh);
+          cached = { ...fresh, sealed };
           await client
-            .set(tokenKey, `${fresh.token}\n${fresh.renewAt}`, 'PX', Math.max(1, Math.floor(fresh.renewAt - now())))
+            .set(tokenKey, sealed, 'PX', Math.max(1, Math.floor(fresh.renewAt - now())))
             .catch(() => logger.warn({ upstream: 'npm' }, 'could not share the new NPM token in redis'));
           return fresh.token;
         } finally {
@@ -207,8 +259,12 @@ function createSharedTokenSource(
     invalidate(rejected) {
       if (!refused.includes(rejected)) refused.push(rejected);
       if (refused.length > 16) refused.shift();
-      if (cached?.token === rejected) cached = undefined;
-      void client.eval(DELETE_IF_TOKEN, 1, tokenKey, rejected).catch(() => undefined);
+      if (cached?.token === rejected) {
+        // Only a token that went through Redis is deleted there (one logged in alone never was).
+        if (cached.sealed !== undefined)
+          void client.eval(DELETE_IF_EQUAL, 1, tokenKey, cached.sealed).catch(() => undefined);
+        cached = undefined;
+      }
       return true;
     },
   };
