@@ -38,17 +38,24 @@ export interface IdempotencyStore {
    * The operation has no final answer: it did nothing (`not_applied`: the key is forgotten),
    * or its outcome is unknown (`unknown`: the key stays bound to this request's fingerprint
    * for the TTL, so other content is still refused, but the next try runs it again).
-   * Either way a retry with the same key runs the operation.
+   * Either way a retry with the same key runs the operation. A claim that was itself a
+   * retry of an unknown outcome and did nothing (`not_applied`) leaves the outcome unknown:
+   * the earlier try may still have applied.
    */
   release(scope: string, outcome?: 'not_applied' | 'unknown'): Promise<void>;
 }
 
 interface Entry {
   fingerprint: string;
+  /** Until then the key stays bound to `fingerprint` (other content is refused). */
   expiresAt: number;
+  /** While running: past this, the run counts as abandoned and its outcome as unknown. */
+  runningUntil: number;
   result: StoredResult | undefined;
   /** The last run ended with an unknown outcome; nobody runs it now. */
   unknown: boolean;
+  /** This run retries an unknown outcome: if it does nothing itself, the outcome stays unknown. */
+  retry: boolean;
   settled: Promise<void>;
   settle: () => void;
 }
@@ -56,11 +63,24 @@ interface Entry {
 export interface MemoryIdempotencyOptions {
   /** How long a finished result is replayed (IDEMPOTENCY_TTL_S). */
   ttlMs: number;
-  /** A claim still running after this long is treated as abandoned. */
+  /**
+   * A claim still running after this long is treated as abandoned: its outcome is unknown
+   * (it may have applied), so the next try runs as a retry of an unknown outcome.
+   */
   runningTtlMs: number;
   /** Oldest entries are dropped beyond this many (bounded memory under abuse). */
   maxEntries?: number;
   now?: () => number;
+}
+
+/** `settled`, or `ms` from now, whichever is first: a duplicate never waits on a run past its runningTtl. */
+function bounded(settled: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  return Promise.race([settled, expired]).finally(() => clearTimeout(timer));
 }
 
 export class MemoryIdempotencyStore implements IdempotencyStore {
@@ -83,10 +103,13 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     if (existing !== undefined && existing.expiresAt > now) {
       if (existing.fingerprint !== fingerprint) return Promise.resolve({ state: 'mismatch' });
       if (existing.result !== undefined) return Promise.resolve({ state: 'done', result: existing.result });
-      if (!existing.unknown) return Promise.resolve({ state: 'running', settled: existing.settled });
-      // Unknown outcome: this try runs it (and settles it); later ones wait for this one.
+      if (!existing.unknown && existing.runningUntil > now)
+        return Promise.resolve({ state: 'running', settled: bounded(existing.settled, existing.runningUntil - now) });
+      // Unknown outcome, or a run abandoned (it may have applied): this try runs it (and
+      // settles it); later ones wait for this one.
+      existing.settle();
       this.entries.delete(scope);
-      this.entries.set(scope, this.running(fingerprint, now));
+      this.entries.set(scope, { ...this.running(fingerprint, now), retry: true });
       return Promise.resolve({ state: 'new', retryOfUnknown: true });
     }
     if (existing !== undefined) this.drop(scope, existing);
@@ -100,9 +123,11 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const settled = new Promise<void>((resolve) => (settle = resolve));
     return {
       fingerprint,
-      expiresAt: now + this.options.runningTtlMs,
+      expiresAt: now + Math.max(this.options.ttlMs, this.options.runningTtlMs),
+      runningUntil: now + this.options.runningTtlMs,
       result: undefined,
       unknown: false,
+      retry: false,
       settled,
       settle,
     };
@@ -124,7 +149,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   release(scope: string, outcome: 'not_applied' | 'unknown' = 'not_applied'): Promise<void> {
     const entry = this.entries.get(scope);
     if (entry === undefined || entry.result !== undefined || entry.unknown) return Promise.resolve();
-    if (outcome === 'not_applied') {
+    // A retry that did nothing itself settles nothing: the first try may still have applied.
+    if (outcome === 'not_applied' && !entry.retry) {
       this.drop(scope, entry);
       return Promise.resolve();
     }

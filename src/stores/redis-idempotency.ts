@@ -9,10 +9,14 @@ import type { Claim, IdempotencyStore, StoredResult } from './idempotency.js';
  * test suite, test/integration/stores/idempotency.test.ts, runs against both).
  *
  * One Redis string per scope, a JSON object:
- * - `{"f": <fingerprint>, "c": <claim id>}` while the first request runs, set with
- *   `SET NX PX <runningTtl>` inside a script that returns the existing value instead when
- *   there is one: the claim and the look-up are one atomic round trip, so two replicas
- *   claiming the same key at once get one `new` and one `running`;
+ * - `{"f": <fingerprint>, "c": <claim id>}` while the first request runs, set inside a
+ *   script that returns the existing value instead when there is one: the claim and the
+ *   look-up are one atomic round trip, so two replicas claiming the same key at once get one
+ *   `new` and one `running`. Beside it, `<key>:run` lives for runningTtl: once it is gone
+ *   and the value is still running, the run was abandoned (its replica died mid-write) and
+ *   its outcome is unknown, so the value stays for the TTL and the next claim of the same
+ *   request takes it over as a retry of an unknown outcome (a create that did apply is then
+ *   found, not met as a CONFLICT);
  * - `{"f": <fingerprint>, "r": <result>}` once finished, for the TTL;
  * - `{"f": <fingerprint>, "u": true}` for the TTL after a run whose outcome is unknown (it
  *   was sent and no definite answer came back): the key stays bound to that request, so other
@@ -21,23 +25,29 @@ import type { Claim, IdempotencyStore, StoredResult } from './idempotency.js';
  *   resolvers then settle it: a create meeting its own first attempt is answered as created).
  * Completing and releasing compare the stored value with the claim's own (a claim that
  * expired and was taken by another request is never overwritten by its first owner).
- * A waiting duplicate polls the value until it changes; the running entry's TTL bounds the wait.
+ * A waiting duplicate polls the value until it changes, for runningTtl at most (then it claims again).
  */
 
+/**
+ * KEYS: the value, its run marker. ARGV: the new running value, runningTtl, this request's
+ * unknown value, the prefix of this request's running values, the value's TTL. Returns
+ * false (claimed), 1 (claimed as a retry of an unknown or abandoned run) or the value.
+ */
 const CLAIM = `
 local v = redis.call('GET', KEYS[1])
-if v == ARGV[3] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
+if v and v ~= ARGV[3] and (string.sub(v, 1, #ARGV[4]) ~= ARGV[4] or redis.call('EXISTS', KEYS[2]) == 1) then
+  return v
 end
-if v then return v end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[5])
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+if v then return 1 end
 return false
 `;
 
 /** Replace (finish) or delete (release) the value only while it is still this claim's. */
 const SETTLE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
 if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
 return 1
 `;
@@ -51,6 +61,8 @@ interface Entry {
 
 /** The value of a key whose last run ended unknown: compared as a string by CLAIM. */
 const unknownValue = (f: string) => JSON.stringify({ f, u: true } satisfies Entry);
+/** How every running value of this fingerprint starts (`{"f":"…","c":`): matched by CLAIM. */
+const runningPrefix = (f: string) => `${JSON.stringify({ f }).slice(0, -1)},"c":`;
 
 export interface RedisIdempotencyOptions {
   client: Redis;
@@ -66,7 +78,7 @@ export interface RedisIdempotencyOptions {
 
 export class RedisIdempotencyStore implements IdempotencyStore {
   /** The value this replica wrote for each claim it holds. */
-  private readonly mine = new Map<string, string>();
+  private readonly mine = new Map<string, { value: string; retry: boolean }>();
   private readonly pollMs: number;
 
   constructor(private readonly options: RedisIdempotencyOptions) {
@@ -85,17 +97,20 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     try {
       existing = (await this.options.client.eval(
         CLAIM,
-        1,
+        2,
         key,
+        `${key}:run`,
         value,
         this.options.runningTtlMs,
         unknownValue(fingerprint),
+        runningPrefix(fingerprint),
+        Math.max(this.options.ttlMs, this.options.runningTtlMs),
       )) as string | number | null;
     } catch (err) {
       throw new IdempotencyUnavailableError(err);
     }
     if (existing === null || typeof existing === 'number') {
-      this.mine.set(scope, value);
+      this.mine.set(scope, { value, retry: existing !== null });
       return existing === null ? { state: 'new' } : { state: 'new', retryOfUnknown: true };
     }
     const entry = JSON.parse(existing) as Entry;
@@ -114,15 +129,16 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   async release(scope: string, outcome: 'not_applied' | 'unknown' = 'not_applied'): Promise<void> {
     const fingerprint = this.settling(scope);
     if (fingerprint === undefined) return;
-    if (outcome === 'not_applied') await this.settle(scope, fingerprint.value, '', 0);
+    // A retry that did nothing itself settles nothing: the first try may still have applied.
+    if (outcome === 'not_applied' && !fingerprint.retry) await this.settle(scope, fingerprint.value, '', 0);
     else await this.settle(scope, fingerprint.value, unknownValue(fingerprint.f), this.options.ttlMs);
   }
 
-  private settling(scope: string): { value: string; f: string } | undefined {
-    const value = this.mine.get(scope);
-    if (value === undefined) return undefined;
+  private settling(scope: string): { value: string; f: string; retry: boolean } | undefined {
+    const held = this.mine.get(scope);
+    if (held === undefined) return undefined;
     this.mine.delete(scope);
-    return { value, f: (JSON.parse(value) as Entry).f };
+    return { value: held.value, f: (JSON.parse(held.value) as Entry).f, retry: held.retry };
   }
 
   private async settle(scope: string, claimed: string, next: string, ttlMs: number): Promise<void> {
@@ -130,7 +146,8 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     // running claim expires after runningTtl and a later retry would run again: logged loudly.
     for (let attempt = 0; attempt < 3; attempt += 1) {
       try {
-        await this.options.client.eval(SETTLE, 1, this.key(scope), claimed, next, ttlMs);
+        const key = this.key(scope);
+        await this.options.client.eval(SETTLE, 2, key, `${key}:run`, claimed, next, ttlMs);
         return;
       } catch (err) {
         if (attempt === 2)

@@ -25,8 +25,9 @@ let fleet: Fleet;
 beforeAll(async () => {
   fleet = await startFleet({
     replicas: 2,
-    // No retries of the settling look-up: one injected failure leaves the outcome unknown.
-    env: { UPSTREAM_TIMEOUT_MS: '800', UPSTREAM_RETRIES: '0', BREAKER_THRESHOLD: '1000' },
+    // No retries of the settling look-up: one injected failure leaves the outcome unknown. A
+    // short request deadline makes a claim abandoned after REQUEST_TIMEOUT_MS + 5 s = 7 s.
+    env: { UPSTREAM_TIMEOUT_MS: '800', UPSTREAM_RETRIES: '0', BREAKER_THRESHOLD: '1000', REQUEST_TIMEOUT_MS: '2000' },
   });
 }, 120_000);
 afterAll(() => fleet?.close());
@@ -120,4 +121,42 @@ describe('an unknown write outcome, through the Redis idempotency store', () => 
     expect(creates()).toBe(2);
     expect(idsOf('fleet.waiting')).toEqual(ids);
   }, 30_000);
+
+  // Last: it leaves the first replica dead.
+  it('a replica killed with SIGKILL mid-write leaves an abandoned claim: a client retrying on the other replica (same key) ends with the one user created, never a CONFLICT with itself', async () => {
+    const [one, two] = fleet.replicas;
+    fleet.axisSim.addFault({ route: 'users.create', times: 1, action: { type: 'applyThenHang' } });
+    const first = fleet.gql(one!.url, CREATE, user('fleet.abandoned'), key('fleet-k-abandoned')).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    // Counted, not timed: the create has reached the IdP (and applied) when the replica dies.
+    await expect.poll(creates, { timeout: 10_000, interval: 10 }).toBe(1);
+    await one!.kill('SIGKILL');
+    expect(await first).toBe('cut');
+    const ids = idsOf('fleet.abandoned');
+    expect(ids).toHaveLength(1);
+
+    // A careful client retries an UPSTREAM_* answer with the same key. The claim is still
+    // "running" in Redis: the first retry waits for it to lapse (REQUEST_TIMEOUT_MS + 5 s,
+    // longer than its own deadline, so that try sends nothing and says so); the next runs as
+    // the retry of the unknown outcome and meets its own create.
+    const answers: GraphQLResponse[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const res = await fleet.gql(two!.url, CREATE, user('fleet.abandoned'), key('fleet-k-abandoned'));
+      answers.push(res);
+      if (!codes(res).every((c) => String(c).startsWith('UPSTREAM_')) || codes(res).length === 0) break;
+    }
+    const retry = answers[answers.length - 1]!;
+    expect(answers.slice(0, -1).flatMap((r) => codes(r))).toEqual(answers.slice(0, -1).map(() => 'UPSTREAM_TIMEOUT'));
+    expect(retry.status).toBe(200);
+    expect(retry.body.errors).toBeUndefined();
+    expect(createdId(retry)).toBe(ids[0]);
+    expect(retry.headers['idempotent-replayed']).toBeUndefined();
+    expect(creates()).toBe(2);
+    expect(idsOf('fleet.abandoned')).toEqual(ids);
+    const replay = await fleet.gql(two!.url, CREATE, user('fleet.abandoned'), key('fleet-k-abandoned'));
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.body).toEqual(retry.body);
+  }, 60_000);
 });

@@ -21,9 +21,9 @@ describe('MemoryIdempotencyStore', () => {
     const store = new MemoryIdempotencyStore({ ttlMs: 1000, runningTtlMs: 100, now: () => now });
     await store.claim('a', 'f');
     now = 150;
-    expect(await store.claim('a', 'f')).toEqual({ state: 'new' });
+    expect(await store.claim('a', 'f')).toEqual({ state: 'new', retryOfUnknown: true });
     await store.release('a');
-    expect(await store.claim('a', 'f')).toEqual({ state: 'new' });
+    expect(await store.claim('a', 'f')).toEqual({ state: 'new', retryOfUnknown: true });
   });
 
   it('stays bounded under a flood of keys', async () => {

@@ -120,13 +120,18 @@ describe.each(kinds)('%s (one behaviour for every store)', (_name, make) => {
     expect(await a.claim('caller\nk10', 'fp')).toEqual({ state: 'done', result });
   });
 
-  it('a retry of an unknown outcome that then provably did nothing frees the key', async () => {
+  it('a retry of an unknown outcome that did nothing itself leaves the outcome unknown (the first try may still have applied)', async () => {
     const [a, b] = await make(long);
     await a.claim('caller\nk11', 'fp');
     await a.release('caller\nk11', 'unknown');
     expect(await b.claim('caller\nk11', 'fp')).toEqual({ state: 'new', retryOfUnknown: true });
     await b.release('caller\nk11', 'not_applied');
-    expect(await a.claim('caller\nk11', 'fp-other')).toEqual({ state: 'new' });
+    expect(await a.claim('caller\nk11', 'fp-other')).toEqual({ state: 'mismatch' });
+    expect(await a.claim('caller\nk11', 'fp')).toEqual({ state: 'new', retryOfUnknown: true });
+    // A first try that did nothing is forgotten, as before.
+    await a.claim('caller\nk16', 'fp');
+    await a.release('caller\nk16', 'not_applied');
+    expect(await b.claim('caller\nk16', 'fp-other')).toEqual({ state: 'new' });
   });
 
   it('wakes the duplicates waiting on the other replica when the run ends unknown; exactly one of them runs the retry', async () => {
@@ -163,6 +168,30 @@ describe.each(kinds)('%s (one behaviour for every store)', (_name, make) => {
     await expect.poll(async () => (await b.claim('caller\nk7', 'fp')).state, { timeout: 5_000 }).toBe('new');
     await b.complete('caller\nk7', result);
     expect(await a.claim('caller\nk7', 'fp')).toEqual({ state: 'done', result });
+  });
+
+  it('an abandoned claim is an unknown outcome: the next claim of the same request runs as its retry, and other content is still refused', async () => {
+    const [a, b] = await make({ ttlMs: 60_000, runningTtlMs: 300 });
+    await a.claim('caller\nk14', 'fp');
+    await expect
+      .poll(async () => await b.claim('caller\nk14', 'fp'), { timeout: 5_000 })
+      .toEqual({ state: 'new', retryOfUnknown: true });
+    // The retry runs now: a duplicate waits for it; other content stays refused.
+    expect((await a.claim('caller\nk14', 'fp')).state).toBe('running');
+    expect(await a.claim('caller\nk14', 'fp-other')).toEqual({ state: 'mismatch' });
+    await b.complete('caller\nk14', result);
+    expect(await a.claim('caller\nk14', 'fp')).toEqual({ state: 'done', result });
+  });
+
+  it('wakes a duplicate waiting on an abandoned claim within runningTtl, and it runs as the retry', async () => {
+    const [a, b] = await make({ ttlMs: 60_000, runningTtlMs: 400 });
+    await a.claim('caller\nk15', 'fp');
+    const waiting = await b.claim('caller\nk15', 'fp');
+    expect(waiting.state).toBe('running');
+    if (waiting.state === 'running') await waiting.settled;
+    await expect
+      .poll(async () => await b.claim('caller\nk15', 'fp'), { timeout: 5_000 })
+      .toEqual({ state: 'new', retryOfUnknown: true });
   });
 });
 
