@@ -286,7 +286,8 @@ export function maskError(error: unknown, message: string): Error {
       path: located?.path,
       extensions: mapped.extensions,
     });
-    markOutcome(masked, upstreamOutcome(original));
+    // A resolver may have marked it already (a retry of an unknown outcome keeps it unknown).
+    markOutcome(masked, outcomeOf(original) ?? upstreamOutcome(original));
     return masked;
   }
   // Our own GatewayErrors (and graphql-js validation errors) are meant for the client.

@@ -80,17 +80,18 @@ async function settled<T>(
   } catch (err) {
     if (!(err instanceof UpstreamError)) throw err;
     const outcome = upstreamOutcome(err);
-    // A retry of a key whose first attempt had an unknown outcome may meet its own create.
-    const ownConflict =
-      options.settleConflict === true &&
-      ctx.idempotency?.retryOfUnknown === true &&
-      codeForUpstreamError(err) === 'CONFLICT';
-    if (outcome === 'not_applied' && !ownConflict) throw notApplied(err);
+    // A retry of a key whose first attempt had an unknown outcome: that attempt may have
+    // applied, whatever this one did, so its effect is looked for all the same (it may even
+    // meet its own create as a CONFLICT), and without a definite answer the key's outcome
+    // stays unknown rather than NOT_APPLIED.
+    const inheritsUnknown = ctx.idempotency?.retryOfUnknown === true;
+    const ownConflict = options.settleConflict === true && inheritsUnknown && codeForUpstreamError(err) === 'CONFLICT';
+    if (outcome === 'not_applied' && !inheritsUnknown) throw notApplied(err);
     let found: T | false;
     try {
       found = await check(err);
     } catch {
-      throw err;
+      throw inheritsUnknown ? markOutcome(err, 'unknown') : err;
     }
     ctx.call.log.info({ route, applied: found !== false, upstreamFailure: err.message }, 'write settled by lookup');
     if (found !== false) return found;
@@ -164,29 +165,47 @@ async function withEntityLocks<T>(ctx: GatewayContext, keys: readonly string[], 
   } catch (err) {
     if (err instanceof EntityLockUnavailableError) {
       // Without the fleet's lock a read-merge-write could undo another replica's change.
-      throw markOutcome(
-        new GatewayError(
-          'ENTITY_LOCK_UNAVAILABLE',
-          'The shared lock store (Redis) is unreachable, so this change was not made. Try again shortly.',
-          { outcome: 'NOT_APPLIED' },
-        ),
-        'not_applied',
+      throw sentNothing(
+        ctx,
+        'ENTITY_LOCK_UNAVAILABLE',
+        'The shared lock store (Redis) is unreachable, so this change was not made. Try again shortly.',
       );
     }
     if (!(err instanceof EntityLockTimeoutError)) throw err;
-    throw entityBusy(err.key);
+    throw entityBusy(ctx, err.key);
   }
 }
 
-function entityBusy(key: string): GatewayError {
-  return markOutcome(
-    new GatewayError(
-      'ENTITY_BUSY',
-      `Another change to ${key.replace(':', ' ')} is still running; nothing was changed. Try again.`,
-      { entity: key, outcome: 'NOT_APPLIED' },
-    ),
-    'not_applied',
+function entityBusy(ctx: GatewayContext, key: string): GatewayError {
+  return sentNothing(
+    ctx,
+    'ENTITY_BUSY',
+    `Another change to ${key.replace(':', ' ')} is still running; nothing was changed. Try again.`,
+    { entity: key },
   );
+}
+
+/**
+ * A refusal before anything was sent: NOT_APPLIED, unless this request retries a key whose
+ * first attempt had an unknown outcome. That attempt may have applied, so the key's outcome
+ * stays unknown (no `outcome` extension, not kept as final): a retry with the same key settles it.
+ */
+function sentNothing(
+  ctx: GatewayContext,
+  code: 'ENTITY_BUSY' | 'ENTITY_LOCK_UNAVAILABLE',
+  message: string,
+  extensions: Record<string, unknown> = {},
+): GatewayError {
+  if (ctx.idempotency?.retryOfUnknown === true)
+    return markOutcome(
+      new GatewayError(
+        code,
+        `${message} An earlier attempt with this Idempotency-Key may have applied: retry with the same key.`,
+        extensions,
+      ),
+      'unknown',
+    );
+  return markOutcome(new GatewayError(code, message, { ...extensions, outcome: 'NOT_APPLIED' }), 'not_applied');
 }
 
 /**
@@ -211,7 +230,7 @@ async function lockedReadMergeWrite<E, R>(
       return { done: await write(fresh) };
     });
     if ('done' in outcome) return outcome.done;
-    if (round >= LOCK_ROUNDS) throw entityBusy(held[0] ?? 'entity');
+    if (round >= LOCK_ROUNDS) throw entityBusy(ctx, held[0] ?? 'entity');
     keys = [...new Set([...held, ...outcome.grew])];
   }
 }

@@ -142,6 +142,47 @@ describe('Idempotency-Key on mutations', () => {
     expect(codes(other)).toEqual(['IDEMPOTENCY_KEY_REUSED']);
   });
 
+  it('a retry of an unknown outcome that is itself refused before applying still finds the first create', async () => {
+    stack.axisSim.addFault({ route: 'users.create', times: 1, action: { type: 'applyThenHang' } });
+    stack.axisSim.addFault({ route: 'users.list', times: 3, action: { type: 'error', status: 503 } });
+    const first = await stack.gql(CREATE, user('idem.refusedretry'), key('k-refusedretry'));
+    expect(codes(first)).toEqual(['UPSTREAM_TIMEOUT']);
+    stack.axisSim.clearFaults();
+    // This attempt's own create is refused (nothing applied by it), but the first one applied.
+    stack.axisSim.addFault({ route: 'users.create', times: 1, action: { type: 'error', status: 403 } });
+    const again = await stack.gql(CREATE, user('idem.refusedretry'), key('k-refusedretry'));
+    expect(again.body.errors).toBeUndefined();
+    expect(again.body.data?.['createUser']).toMatchObject({ userName: 'idem.refusedretry' });
+    expect(created('idem.refusedretry')).toBe(1);
+  });
+
+  it('a retry of an unknown outcome that applies nothing and cannot look is not NOT_APPLIED: the key stays open', async () => {
+    // Its own stack: the injected 503s would open the shared stack's circuit breaker.
+    await withStack({ env: { BREAKER_THRESHOLD: '100' } }, async (s) => {
+      const made = () => s.axisSim.state().users.filter((u) => u.userName === 'idem.stillopen').length;
+      s.axisSim.addFault({ route: 'users.create', times: 1, action: { type: 'applyThenHang' } });
+      s.axisSim.addFault({ route: 'users.list', times: 3, action: { type: 'error', status: 503 } });
+      await s.gql(CREATE, user('idem.stillopen'), key('k-stillopen'));
+      s.axisSim.clearFaults();
+      // This attempt's create is refused and its look-up fails: the first create's effect is still unknown.
+      s.axisSim.addFault({ route: 'users.create', times: 1, action: { type: 'error', status: 403 } });
+      s.axisSim.addFault({ route: 'users.list', times: 3, action: { type: 'error', status: 503 } });
+      const again = await s.gql(CREATE, user('idem.stillopen'), key('k-stillopen'));
+      expect(again.body.errors).toHaveLength(1);
+      expect(again.body.errors?.[0]?.extensions?.['outcome']).toBeUndefined();
+      s.axisSim.clearFaults();
+      // Still open: the next retry with the key settles it (the first create), and that is final.
+      const third = await s.gql(CREATE, user('idem.stillopen'), key('k-stillopen'));
+      expect(third.headers['idempotent-replayed']).toBeUndefined();
+      expect(third.body.errors).toBeUndefined();
+      expect(made()).toBe(1);
+      const fourth = await s.gql(CREATE, user('idem.stillopen'), key('k-stillopen'));
+      expect(fourth.headers['idempotent-replayed']).toBe('true');
+      const other = await s.gql(CREATE, user('idem.stillother'), key('k-stillopen'));
+      expect(codes(other)).toEqual(['IDEMPOTENCY_KEY_REUSED']);
+    });
+  });
+
   it('after "unreachable" before sending (connection refused), the same key runs for real', async () => {
     await withStack({ env: { AXIS_BASE_URL: 'http://127.0.0.1:9', UPSTREAM_RETRIES: '0' } }, async (dead) => {
       const first = await dead.gql(CREATE, user('idem.refused'), key('k-refused'));
