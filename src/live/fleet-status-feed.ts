@@ -220,6 +220,13 @@ export function createFleetStatusFeed({ redis, poller, pollMs, logger }: FleetSt
       if (polling.mode === 'leader') log.warn({ replica: replicaId }, 'lost the NPM status poller lease');
       stopPolling();
     }
+    // Subscribers that joined just before the fleet's first event can have missed it: this
+    // replica's SUBSCRIBE was not in place when it was published, nor the stored copy written
+    // when they looked, and the poller pushes only changes. Catch up from the stored copy.
+    if (last === undefined && subscribers.size > 0) {
+      const known = await stored();
+      if (known !== undefined && last === undefined && subscribers.size > 0) deliver(known);
+    }
   }
 
   function runTick(): void {
