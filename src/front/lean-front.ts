@@ -50,6 +50,8 @@ export function leanTakes(req: IncomingMessage): boolean {
   return acceptsJsonOnly(req.headers.accept);
 }
 
+const GRAPHQL_URL: URL = Object.freeze(new URL('http://localhost/graphql')) as URL;
+
 type Hook = (payload: Record<string, unknown>) => unknown;
 type Result = ExecutionResult | AsyncIterable<ExecutionResult> | ExecutionResult[] | undefined;
 type AnyResponse = LeanResponse | Response;
@@ -158,7 +160,6 @@ function createLeanFront(gateway: Gateway): FrontListener {
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let request: unknown = new LeanRequest(req, res);
     const serverContext: Record<string, unknown> = { req, res, waitUntil };
-    let url: URL | undefined;
     let response: AnyResponse | undefined;
     let requestHandler: (request: LeanRequest, ctx: Record<string, unknown>) => Promise<AnyResponse> = handle;
     try {
@@ -171,9 +172,8 @@ function createLeanFront(gateway: Gateway): FrontListener {
           },
           serverContext,
           fetchAPI,
-          get url() {
-            return (url ??= new URL((request as LeanRequest).url));
-          },
+          // The lean front takes exactly `/graphql`, no query string: what every hook reads of it.
+          url: GRAPHQL_URL,
           requestHandler,
           setRequestHandler(next: typeof requestHandler) {
             requestHandler = next;
