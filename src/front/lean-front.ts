@@ -128,10 +128,26 @@ export type FrontListener = RequestListener & { readonly served: { lean: number;
 /** The node request listener: the lean front for what it takes, Yoga for everything else. */
 function createLeanFront(gateway: Gateway): FrontListener {
   const yoga = gateway as unknown as YogaInternals;
+  if (
+    !Array.isArray(yoga.plugins) ||
+    !Array.isArray(yoga.onResultProcessHooks) ||
+    typeof yoga.parseRequest !== 'function' ||
+    typeof yoga.getResultForParams !== 'function' ||
+    typeof handleError !== 'function' ||
+    typeof processResult !== 'function'
+  ) {
+    throw new Error(
+      'HTTP_FRONT=lean: this graphql-yoga lacks the internals the lean front runs (written against 5.24.1); set HTTP_FRONT=yoga',
+    );
+  }
   const onRequestHooks: Hook[] = [];
   const onResponseHooks: Hook[] = [];
   for (const plugin of yoga.plugins) {
     if (!plugin) continue;
+    // Yoga-level instrumentation wraps its request pipeline, which this front does not: a plugin
+    // with it would silently miss the lean path, so the gateway refuses to start instead.
+    if (plugin['instrumentation'] !== undefined)
+      throw new Error('HTTP_FRONT=lean: a plugin uses Yoga instrumentation, which the lean front does not run');
     if (typeof plugin['onRequest'] === 'function') onRequestHooks.push(plugin['onRequest'] as Hook);
     if (typeof plugin['onResponse'] === 'function') onResponseHooks.push(plugin['onResponse'] as Hook);
   }
