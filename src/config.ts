@@ -91,6 +91,7 @@ const envSchema = z.object({
   HTTP_HEADERS_TIMEOUT_MS: ms(100, 600_000, 10_000),
   HTTP_REQUEST_TIMEOUT_MS: ms(100, 3_600_000, 30_000),
   MAX_CONNECTIONS: z.coerce.number().int().min(0).max(1_000_000).default(1_000),
+  HTTP_FRONT: z.enum(['lean', 'yoga']).default('lean'),
   MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(1_000_000).default(500),
   MAX_SUBSCRIPTIONS_PER_CALLER: z.coerce.number().int().min(1).max(1_000_000).default(20),
   AUTH_FAILURE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
@@ -187,7 +188,13 @@ export interface GatewayConfig {
   /** How long a browser may cache a preflight answer (Access-Control-Max-Age). */
   corsMaxAgeS: number;
   /** The HTTP listener's limits (Node's server.headersTimeout, requestTimeout and maxConnections; 0 = no cap). */
-  http: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnections: number };
+  http: {
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    maxConnections: number;
+    /** `lean`: the common JSON POST skips Yoga's Fetch layer (src/front/lean-front.ts); `yoga`: Yoga serves all. */
+    front: 'lean' | 'yoga';
+  };
   /** Open subscription streams, in total and per caller (API key name or JWT subject). */
   subscriptions: { max: number; maxPerCaller: number };
   /** Failed authentications per client address per minute before 429; 0 turns the limit off. */
@@ -432,6 +439,7 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
       maxConnections: e.MAX_CONNECTIONS,
+      front: e.HTTP_FRONT,
     },
     subscriptions: { max: e.MAX_SUBSCRIPTIONS, maxPerCaller: e.MAX_SUBSCRIPTIONS_PER_CALLER },
     authFailureLimit: e.AUTH_FAILURE_LIMIT,

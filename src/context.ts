@@ -10,6 +10,7 @@ import type { NpmClient } from './upstreams/npm/client.js';
 import type { EntityLocks } from './stores/entity-lock.js';
 import type { CallContext } from './upstreams/http.js';
 import { RequestBudget } from './request-budget.js';
+import { LeanRequest } from './front/lean-request.js';
 import type { BudgetLimits } from './request-budget.js';
 
 /** What the context factory adds for every request; it holds this caller's data only. */
@@ -71,6 +72,8 @@ export function requestIdFor(request: Request): string {
  * follower, which is a real AbortSignal. Undefined when the request has none.
  */
 function clientGone(request: Request): AbortSignal | undefined {
+  // The lean front's request (src/front/lean-request.ts) carries a native signal already.
+  if (request instanceof LeanRequest) return request.signal;
   const given = (request as { signal?: AbortSignal | null }).signal;
   return given === undefined || given === null ? undefined : AbortSignal.any([given]);
 }

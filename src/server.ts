@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
+import { httpFront } from './front/lean-front.js';
 import { createGateway } from './gateway.js';
 import type { Gateway, GatewayDeps, GatewayStores } from './gateway.js';
 import { GRAPHIQL_HEADERS } from './graphiql.js';
@@ -202,7 +203,7 @@ export async function startGateway(
   });
   if (redis !== undefined && !(await redis.connected(REDIS_START_WAIT_MS)))
     logger.warn('redis not reachable at start: serving anyway (keyed mutations are refused until it is)');
-  const server = createHttpServer(config, gateway);
+  const server = createHttpServer(config, httpFront(gateway, config.http.front));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {

@@ -7,7 +7,7 @@ import { createAxisSimulator } from '../../simulators/axis-sim.js';
 import type { AxisSimulator } from '../../simulators/axis-sim.js';
 import { createNpmSimulator } from '../../simulators/npm-sim.js';
 import type { NpmSimulator } from '../../simulators/npm-sim.js';
-import { ADMIN_KEY, AXIS_RW_TOKEN, NPM_PASSWORD, NPM_USER, VIEWER_KEY } from './stack.js';
+import { ADMIN_KEY, AXIS_RW_TOKEN, NPM_PASSWORD, NPM_USER, VIEWER_KEY, frontEnv } from './stack.js';
 import type { GraphQLResponse } from './stack.js';
 
 export interface ChildStats {
@@ -93,6 +93,7 @@ export async function startChildGateway(options: ChildGatewayOptions): Promise<C
         GATEWAY_API_KEYS: `ops=admin:${ADMIN_KEY},attacker=viewer:${VIEWER_KEY}`,
         RATE_LIMIT_RPS: '0',
         METRICS_ENABLED: 'false',
+        ...frontEnv(),
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

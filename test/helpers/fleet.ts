@@ -12,7 +12,7 @@ import type { NpmSimulator, NpmSimulatorOptions } from '../../simulators/npm-sim
 import { startRedisServer } from './redis-server.js';
 import type { RedisServer } from './redis-server.js';
 import { freePort } from './redis-server.js';
-import { ADMIN_KEY, AXIS_RW_TOKEN, NPM_PASSWORD, NPM_USER } from './stack.js';
+import { ADMIN_KEY, AXIS_RW_TOKEN, NPM_PASSWORD, NPM_USER, frontEnv } from './stack.js';
 import type { GraphQLResponse } from './stack.js';
 
 /**
@@ -140,7 +140,7 @@ function createReplica(index: number, port: number, env: Record<string, string>)
     },
     async start() {
       const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        env: { PATH: process.env['PATH'] ?? '', ...env, PORT: String(port) },
+        env: { PATH: process.env['PATH'] ?? '', ...frontEnv(), ...env, PORT: String(port) },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child = proc;

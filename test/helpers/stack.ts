@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import type { AzureStatusFeed } from '../../src/live/azure-status-feed.js';
 import { createLogger } from '../../src/logger.js';
 import type { GatewayMetrics } from '../../src/metrics.js';
+import { httpFront } from '../../src/front/lean-front.js';
 import { composeGateway, startGateway } from '../../src/server.js';
 import type { RunningGateway } from '../../src/server.js';
 import type { Tracing } from '../../src/tracing.js';
@@ -22,6 +23,16 @@ export const AXIS_RO_TOKEN = 'axis-ro-token-under-test-5d0e';
 /** Client API keys the stack's gateway accepts (GATEWAY_API_KEYS); gql() sends ADMIN_KEY unless told otherwise. */
 export const ADMIN_KEY = 'admin-key-under-test-0123456789abcdef';
 export const VIEWER_KEY = 'viewer-key-under-test-0123456789abcdef';
+
+/**
+ * The HTTP front the suite runs against: `HTTP_FRONT` of the test run (`npm test` runs the
+ * integration suite once per front), else the gateway's default. Every helper that starts a
+ * gateway (here, child-gateway.ts, fleet.ts) passes it on.
+ */
+export function frontEnv(): { HTTP_FRONT?: string } {
+  const front = process.env['HTTP_FRONT'];
+  return front === undefined || front === '' ? {} : { HTTP_FRONT: front };
+}
 
 export interface GraphQLResponse {
   status: number;
@@ -43,6 +54,9 @@ export interface Stack {
   url: string;
   /** Every log line the gateway wrote, at trace level. */
   logs: string[];
+  /** The HTTP front this run uses (HTTP_FRONT), and how many requests each path has served. */
+  front: 'lean' | 'yoga';
+  served: { readonly lean: number; readonly yoga: number };
   /** POSTs an operation with `Authorization: Bearer ADMIN_KEY`; `headers` may override it (or delete it with ''). */
   gql(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse>;
   /** POSTs any JSON body (e.g. a persisted operation's `documentId`), with gql()'s default headers. */
@@ -88,13 +102,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     LOG_LEVEL: 'trace',
     GATEWAY_API_KEYS: `test-admin=admin:${ADMIN_KEY},test-viewer=viewer:${VIEWER_KEY}`,
     RATE_LIMIT_RPS: '0',
+    ...frontEnv(),
     ...options.env,
   });
   const logger = createLogger(options.logLevel ?? 'trace', { write: (line: string) => void logs.push(line) });
   const { gateway, upstreams, metrics, azureStatusFeed, redis } = composeGateway(config, logger, {
     ...(options.tracing ? { tracing: options.tracing } : {}),
   });
-  const server: Server = createServer(gateway);
+  const listener = httpFront(gateway, config.http.front);
+  const server: Server = createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -124,6 +140,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     azureStatusFeed,
     url,
     logs,
+    front: config.http.front,
+    served: listener.served,
     gql(query, variables, headers = {}) {
       return send('POST', '/graphql', headers, JSON.stringify({ query, variables }));
     },
@@ -202,6 +220,7 @@ export async function startProductionGateway(env: Record<string, string> = {}): 
       AXIS_API_TOKEN: AXIS_RW_TOKEN,
       GATEWAY_API_KEYS: `ops=admin:${ADMIN_KEY}`,
       UPSTREAM_TIMEOUT_MS: '1000',
+      ...frontEnv(),
       ...env,
     });
     const gateway = await startGateway(config, createLogger('info', { write: (l: string) => void logs.push(l) }));
