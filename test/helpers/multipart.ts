@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { streamWaiters } from './stream-waiters.js';
 
 /** One part of an incremental (`@defer`/`@stream`) response: the first result, or a subsequent payload. */
 export interface IncrementalPart {
@@ -45,11 +46,9 @@ export async function postMultipart(
     signal: controller.signal,
   });
   const parts: IncrementalPart[] = [];
-  const waiters = new Set<() => void>();
-  const notify = () => {
-    for (const w of waiters) w();
-  };
   let done = false;
+  const waiting = streamWaiters(parts, () => done, 'parts');
+  const notify = waiting.notify;
   const type = String(res.headers['content-type'] ?? '');
   const boundary = /boundary="?([^";]+)"?/.exec(type)?.[1];
   const ended = (async () => {
@@ -84,29 +83,7 @@ export async function postMultipart(
     headers: res.headers,
     parts,
     ended,
-    waitFor(until, timeoutMs = 5_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (until(parts)) {
-            cleanup();
-            resolve(parts);
-          } else if (done) {
-            cleanup();
-            reject(new Error(`response ended first; parts: ${JSON.stringify(parts)}`));
-          }
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`timed out after ${timeoutMs} ms; parts: ${JSON.stringify(parts)}`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
-    },
+    waitFor: waiting.waitFor,
     close() {
       controller.abort();
     },

@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { streamWaiters } from './stream-waiters.js';
 
 /** One event of a GraphQL-over-SSE stream (distinct connections mode). */
 export interface SseEvent {
@@ -58,10 +59,9 @@ export async function openSse(
   });
   const events: SseEvent[] = [];
   let pings = 0;
-  const waiters = new Set<() => void>();
-  const notify = () => {
-    for (const w of waiters) w();
-  };
+  let done = false;
+  const waiting = streamWaiters(events, () => done, 'events');
+  const notify = waiting.notify;
   const isStream = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
   const ended = (async () => {
     let buffer = '';
@@ -99,7 +99,6 @@ export async function openSse(
       notify();
     }
   })();
-  let done = false;
   void ended.then(() => {
     done = true;
     notify();
@@ -112,29 +111,7 @@ export async function openSse(
       return pings;
     },
     ended,
-    waitFor(until, timeoutMs = 5_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (until(events)) {
-            cleanup();
-            resolve(events);
-          } else if (done) {
-            cleanup();
-            reject(new Error(`stream ended first; events: ${JSON.stringify(events)}`));
-          }
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`timed out after ${timeoutMs} ms; events: ${JSON.stringify(events)}`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
-    },
+    waitFor: waiting.waitFor,
     close() {
       controller.abort();
     },
