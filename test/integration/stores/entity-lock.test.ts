@@ -1,25 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logger.js';
 import { EntityLockTimeoutError } from '../../../src/stores/entity-lock.js';
 import type { EntityLocks } from '../../../src/stores/entity-lock.js';
 import type { RedisConnection } from '../../../src/stores/redis.js';
 import { EntityLockUnavailableError, RedisEntityLocks } from '../../../src/stores/redis-entity-lock.js';
-import { connectRedis } from '../../helpers/redis-connection.js';
+import { redisForSuite } from '../../helpers/redis-connection.js';
 import { startRedisServer } from '../../helpers/redis-server.js';
-import type { RedisServer } from '../../helpers/redis-server.js';
 
-let redis: RedisServer;
-const connections: RedisConnection[] = [];
-let prefixes = 0;
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await Promise.all(connections.map((c) => c.close()));
-  await redis.stop();
-});
+const redis = redisForSuite();
 
 interface Times {
   maxWaitMs: number;
@@ -36,9 +25,7 @@ const kinds: Array<[string, Make]> = [
   [
     'RedisEntityLocks',
     async (times) => {
-      const keyPrefix = `locks${(prefixes += 1)}:`;
-      const pair = await Promise.all([connectRedis(redis.url), connectRedis(redis.url)]);
-      connections.push(...pair);
+      const { keyPrefix, pair } = await redis.replicas('locks');
       const logger = createLogger('silent');
       return {
         a: new RedisEntityLocks({ ...times, client: pair[0].client, keyPrefix, logger }),
@@ -131,8 +118,7 @@ describe.each(kinds)('%s', (_name, make) => {
 describe('RedisEntityLocks while Redis is unreachable', () => {
   it('refuses the write with EntityLockUnavailableError, having run nothing', async () => {
     const own = await startRedisServer();
-    const conn = await connectRedis(own.url);
-    connections.push(conn);
+    const conn = await redis.connect(own.url);
     const locks = new RedisEntityLocks({
       ...times,
       client: conn.client,

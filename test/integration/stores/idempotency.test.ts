@@ -1,24 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logger.js';
 import { IdempotencyUnavailableError, MemoryIdempotencyStore } from '../../../src/stores/idempotency.js';
 import type { IdempotencyStore, StoredResult } from '../../../src/stores/idempotency.js';
-import type { RedisConnection } from '../../../src/stores/redis.js';
 import { RedisIdempotencyStore } from '../../../src/stores/redis-idempotency.js';
-import { connectRedis } from '../../helpers/redis-connection.js';
+import { redisForSuite } from '../../helpers/redis-connection.js';
 import { startRedisServer } from '../../helpers/redis-server.js';
-import type { RedisServer } from '../../helpers/redis-server.js';
 
-let redis: RedisServer;
-const connections: RedisConnection[] = [];
-let prefixes = 0;
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await Promise.all(connections.map((c) => c.close()));
-  await redis.stop();
-});
+const redis = redisForSuite();
 
 interface Times {
   ttlMs: number;
@@ -39,9 +27,7 @@ const kinds: Array<[string, Make]> = [
   [
     'RedisIdempotencyStore',
     async (times) => {
-      const keyPrefix = `idem-test${(prefixes += 1)}:`;
-      const pair = await Promise.all([connectRedis(redis.url), connectRedis(redis.url)]);
-      connections.push(...pair);
+      const { keyPrefix, pair } = await redis.replicas('idem-test');
       const logger = createLogger('silent');
       return [
         new RedisIdempotencyStore({ ...times, client: pair[0].client, keyPrefix, logger }),
@@ -210,8 +196,7 @@ describe('RedisIdempotencyStore across replicas', () => {
 describe('RedisIdempotencyStore while Redis is unreachable', () => {
   it('refuses to claim with IdempotencyUnavailableError, and claims again once Redis is back', async () => {
     const own = await startRedisServer();
-    const connection = await connectRedis(own.url);
-    connections.push(connection);
+    const connection = await redis.connect(own.url);
     const store = new RedisIdempotencyStore({
       ...long,
       client: connection.client,

@@ -1,33 +1,11 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../../src/logger.js';
-import { createRedisConnection } from '../../../src/stores/redis.js';
-import type { RedisConnection } from '../../../src/stores/redis.js';
+import { describe, expect, it } from 'vitest';
 import { MemoryRateLimitStore, RedisRateLimitStore } from '../../../src/stores/rate-limit.js';
 import type { RateLimitBudget, RateLimitStore } from '../../../src/stores/rate-limit.js';
+import { redisForSuite } from '../../helpers/redis-connection.js';
 import { startRedisServer } from '../../helpers/redis-server.js';
-import type { RedisServer } from '../../helpers/redis-server.js';
 
-let redis: RedisServer;
-const connections: RedisConnection[] = [];
-let prefixes = 0;
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await Promise.all(connections.map((c) => c.close()));
-  await redis.stop();
-});
-
-async function connect(): Promise<RedisConnection> {
-  const connection = createRedisConnection({ url: redis.url, keyPrefix: 'unused:', logger: createLogger('silent') });
-  connections.push(connection);
-  await new Promise<void>((resolve) =>
-    connection.client.status === 'ready' ? resolve() : connection.client.once('ready', () => resolve()),
-  );
-  return connection;
-}
+const redis = redisForSuite();
 
 /** Two "replicas" of one store kind: the memory store has one process only, so both are the same instance. */
 type Make = (budget: RateLimitBudget) => Promise<[RateLimitStore, RateLimitStore]>;
@@ -43,8 +21,10 @@ const kinds: Array<[string, Make]> = [
   [
     'RedisRateLimitStore',
     async (budget) => {
-      const keyPrefix = `test${(prefixes += 1)}:`;
-      const [a, b] = await Promise.all([connect(), connect()]);
+      const {
+        keyPrefix,
+        pair: [a, b],
+      } = await redis.replicas('test');
       return [
         new RedisRateLimitStore({ ...budget, client: a.client, keyPrefix }),
         new RedisRateLimitStore({ ...budget, client: b.client, keyPrefix }),
@@ -86,9 +66,7 @@ describe.each(kinds)('%s (one behaviour for every store)', (_name, make) => {
 describe('RedisRateLimitStore while Redis is unreachable', () => {
   it('falls back to the in-memory insurance limiter (same budget), never throws, and shares again once Redis is back', async () => {
     const own = await startRedisServer();
-    const connection = createRedisConnection({ url: own.url, keyPrefix: 'x:', logger: createLogger('silent') });
-    connections.push(connection);
-    await new Promise<void>((resolve) => connection.client.once('ready', () => resolve()));
+    const connection = await redis.connect(own.url);
     const store = new RedisRateLimitStore({ rps: 3, burst: 2, client: connection.client, keyPrefix: 'outage:' });
     await own.stop();
     await expect.poll(() => connection.state()).toBe('down');
