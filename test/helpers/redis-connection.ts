@@ -6,7 +6,7 @@ import { startRedisServer } from './redis-server.js';
 import type { RedisServer } from './redis-server.js';
 
 /** A gateway-style connection to a test's redis-server, resolved once it is ready. */
-export async function connectRedis(url: string, keyPrefix = 'test:'): Promise<RedisConnection> {
+async function connectRedis(url: string, keyPrefix = 'test:'): Promise<RedisConnection> {
   const connection = createRedisConnection({ url, keyPrefix, logger: createLogger('silent') });
   if (connection.client.status !== 'ready') {
     await new Promise<void>((resolve) => connection.client.once('ready', () => resolve()));
