@@ -114,6 +114,14 @@ function fromWire(text: string): AzureStatusEvent | undefined {
 interface Subscriber {
   push(event: AzureStatusEvent): unknown;
   stop(): void;
+  /** What this subscriber was last sent: a subscriber gets each event once, whichever path brings it. */
+  sent?: AzureStatusEvent;
+}
+
+function send(s: Subscriber, event: AzureStatusEvent): void {
+  if (isSameEvent(s.sent, event)) return;
+  s.sent = event;
+  void s.push(event);
 }
 
 export function createFleetStatusFeed({ redis, poller, pollMs, logger }: FleetStatusFeedOptions): FleetStatusFeed {
@@ -138,7 +146,7 @@ export function createFleetStatusFeed({ redis, poller, pollMs, logger }: FleetSt
   function deliver(event: AzureStatusEvent): void {
     if (isSameEvent(last, event)) return;
     last = event;
-    for (const s of subscribers) void s.push(event);
+    for (const s of subscribers) send(s, event);
   }
 
   function onMessage(channel: string, message: string): void {
@@ -269,14 +277,13 @@ export function createFleetStatusFeed({ redis, poller, pollMs, logger }: FleetSt
         listen();
         if (subscribers.size === 1) runTick();
         // The latest event at once: this replica's, else the fleet's (from Redis). One that
-        // arrives on the channel meanwhile reaches this subscriber through deliver().
-        if (last !== undefined) void push(last);
-        else {
-          const known = await stored();
-          if (known !== undefined && last === undefined && subscribers.has(s)) {
-            last = known;
-            void push(known);
-          }
+        // arrives on the channel meanwhile reaches this subscriber through deliver(); one
+        // that another subscriber's look-up brought in meanwhile is `last` by then.
+        const known = last ?? (await stored());
+        const latest = last ?? known;
+        if (latest !== undefined && subscribers.has(s)) {
+          last ??= latest;
+          send(s, latest);
         }
         await stop;
         leave(s);

@@ -104,4 +104,32 @@ describe('the fleet status feed, for subscribers that joined just before the fir
       late.close();
     }
   });
+
+  it('subscribers joining together on a replica that is not polling each get the stored copy, not only the first', async () => {
+    const logger = pino({ level: 'silent' });
+    const seed = new Redis(redis.url);
+    clients.push(seed);
+    // The fleet's latest event, stored by a holder elsewhere; this replica's poller never answers.
+    const wire = JSON.stringify({ status: { ...STATUS.status, lastSyncAt: null, lastSuccessAt: null } });
+    await seed.set('together-test:azure-status:last', wire, 'PX', 60_000);
+    await seed.set('together-test:azure-status:lease', 'elsewhere', 'PX', 60_000);
+    const feed = createFleetStatusFeed({
+      redis: { ...connection('C'), keyPrefix: 'together-test:' },
+      poller: heldPoller(),
+      pollMs: 100,
+      logger,
+    });
+    try {
+      const subs = Array.from({ length: 10 }, () => feed.subscribe());
+      // All ten look up the stored copy at once; each must be sent it.
+      const got = await Promise.all(
+        subs.map((sub) => Promise.race([sub.next().then((r) => r.value), sleep(2_000).then(() => 'nothing')])),
+      );
+      expect(got).toEqual(Array.from({ length: 10 }, () => STATUS));
+      expect(feed.holdsLease()).toBe(false);
+      await Promise.all(subs.map((sub) => sub.return?.()));
+    } finally {
+      feed.close();
+    }
+  });
 });
