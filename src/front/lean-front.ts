@@ -12,10 +12,11 @@ import { LeanRequest, LeanResponse } from './lean-request.js';
  * JSON, is served without Yoga's Fetch layer (no Fetch Request, Headers, Response or web
  * stream per request, no copy of the body through streams), and everything else goes to
  * Yoga unchanged. It is not a second server: it runs Yoga's own request pipeline, in Yoga's
- * order, over the very hooks Yoga runs (every plugin's onRequest, Yoga's `parseRequest`
- * with all onRequestParse hooks and its JSON parser, `getResultForParams` with the onParams
- * hooks and the enveloped parse/validate/context/execute, Yoga's `processResult` with the
- * onResultProcess hooks and its JSON result processor, then every onResponse hook), handing
+ * order, over the very hooks Yoga registered (every plugin's onRequest; the onRequestParse
+ * hooks and the parser they set, Yoga's JSON one; the onParams hooks and Yoga's own
+ * handleParams, the enveloped parse/validate/context/execute; the onExecutionResult and
+ * onResultProcess hooks and the processor they choose, Yoga's JSON one; every onResponse
+ * hook), stepping through each list as Yoga's server.js does, handing
  * them lightweight objects over node's request and response (lean-request.ts). So every
  * behaviour (auth and roles, rate and auth-failure limits, body limit, persisted operations,
  * operation limits, idempotency, masking, codes and statuses, request ids, metrics, logs,
@@ -59,33 +60,26 @@ type AnyResponse = LeanResponse | Response;
 /** What Yoga keeps on its instance (private in its typings) and this front runs. */
 interface YogaInternals {
   plugins: Array<Record<string, unknown> | undefined | false>;
+  onRequestParseHooks: Hook[];
+  onParamsHooks: Hook[];
+  onExecutionResultHooks: Hook[];
   onResultProcessHooks: Hook[];
   maskedErrorsOpts: unknown;
   logger: YogaLogger;
   fetchAPI: FetchAPI;
-  parseRequest(
-    request: unknown,
-    serverContext: unknown,
-  ):
-    | Promise<{ response?: Response; requestParserResult?: unknown }>
-    | { response?: Response; requestParserResult?: unknown };
-  getResultForParams(payload: { params: unknown; request: unknown }, context: unknown): Promise<Result> | Result;
+  /** Runs the enveloped parse, validate, context and execute (or subscribe) for one request's params. */
+  handleParams(payload: { request: unknown; params: unknown; context: unknown }): Promise<Result> | Result;
 }
 
-// Yoga's own error handling and result processing, from the installed graphql-yoga (pinned):
-// its package exports only its index, which does not re-export these two.
+/** A request parser set by an onRequestParse hook (Yoga's JSON one, or the guard's wrapper of it). */
+type RequestParser = (request: unknown) => unknown;
+type ResultProcessor = (result: Result, fetchAPI: FetchAPI, acceptedMediaType: string) => unknown;
+
+// Yoga's own error handling, from the installed graphql-yoga (pinned): its package exports
+// only its index, which does not re-export it.
 const yogaEsm = join(dirname(createRequire(import.meta.url).resolve('graphql-yoga/package.json')), 'esm');
 const { handleError } = (await import(pathToFileURL(join(yogaEsm, 'error.js')).href)) as {
   handleError(error: unknown, maskedErrorsOpts: unknown, logger: YogaLogger): GraphQLError[];
-};
-const { processResult } = (await import(pathToFileURL(join(yogaEsm, 'process-request.js')).href)) as {
-  processResult(payload: {
-    request: unknown;
-    result: Result;
-    fetchAPI: unknown;
-    onResultProcessHooks: Hook[];
-    serverContext: unknown;
-  }): Promise<AnyResponse> | AnyResponse;
 };
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -130,11 +124,12 @@ function createLeanFront(gateway: Gateway): FrontListener {
   const yoga = gateway as unknown as YogaInternals;
   if (
     !Array.isArray(yoga.plugins) ||
+    !Array.isArray(yoga.onRequestParseHooks) ||
+    !Array.isArray(yoga.onParamsHooks) ||
+    !Array.isArray(yoga.onExecutionResultHooks) ||
     !Array.isArray(yoga.onResultProcessHooks) ||
-    typeof yoga.parseRequest !== 'function' ||
-    typeof yoga.getResultForParams !== 'function' ||
-    typeof handleError !== 'function' ||
-    typeof processResult !== 'function'
+    typeof yoga.handleParams !== 'function' ||
+    typeof handleError !== 'function'
   ) {
     throw new Error(
       'HTTP_FRONT=lean: this graphql-yoga lacks the internals the lean front runs (written against 5.24.1); set HTTP_FRONT=yoga',
@@ -157,19 +152,146 @@ function createLeanFront(gateway: Gateway): FrontListener {
     if (isThenable(promise)) promise.then(undefined, (err: unknown) => yoga.logger.error(err));
   };
 
+  // Yoga's `handle` (server.js: parseRequest, getResultForParams, processResult), step for step
+  // over the same hook lists, as plain loops: Yoga runs each list through promise helpers that
+  // allocate a few objects per hook per request, a cost this path exists to avoid.
+
+  /** Yoga's parseRequest: every onRequestParse hook, the parser one of them set, then each onRequestParseDone. */
+  async function parseRequest(
+    request: LeanRequest,
+    serverContext: Record<string, unknown>,
+  ): Promise<{ response: AnyResponse } | { params: unknown }> {
+    let requestParser: RequestParser | undefined;
+    let response: AnyResponse | undefined;
+    const parseDone: Hook[] = [];
+    for (const hook of yoga.onRequestParseHooks) {
+      let ended = false;
+      let out = hook({
+        request,
+        // The lean front takes exactly `/graphql`, no query string: what every hook reads of it.
+        url: GRAPHQL_URL,
+        requestParser,
+        serverContext,
+        setRequestParser(parser: RequestParser) {
+          requestParser = parser;
+        },
+        endResponse(next: AnyResponse) {
+          response = next;
+          ended = true;
+        },
+        fetchAPI: yoga.fetchAPI,
+      });
+      if (isThenable(out)) out = await out;
+      const done = (out as { onRequestParseDone?: Hook } | undefined)?.onRequestParseDone;
+      if (done) parseDone.push(done);
+      if (ended) break;
+    }
+    if (response !== undefined) return { response };
+    if (requestParser === undefined) {
+      return { response: new yoga.fetchAPI.Response(null, { status: 415, statusText: 'Unsupported Media Type' }) };
+    }
+    let parsed = requestParser(request);
+    if (isThenable(parsed)) parsed = await parsed;
+    const maybe = parsed as { status?: unknown; headers?: unknown } | undefined;
+    // Yoga's isResponse: a parser may answer with a response instead of params.
+    if (maybe?.status && maybe.headers) return { response: parsed as AnyResponse };
+    let params = parsed;
+    for (const done of parseDone) {
+      const out = done({
+        requestParserResult: params,
+        setRequestParserResult(next: unknown) {
+          params = next;
+        },
+      });
+      if (isThenable(out)) await out;
+    }
+    return { params };
+  }
+
+  /** Yoga's getResultForParams: the onParams hooks, the operation, then the onExecutionResult hooks. */
+  async function resultForParams(params: unknown, request: LeanRequest, context: unknown): Promise<Result> {
+    let result: Result;
+    let paramsHandler: YogaInternals['handleParams'] = yoga.handleParams;
+    for (const hook of yoga.onParamsHooks) {
+      const out = hook({
+        params,
+        request,
+        setParams(next: unknown) {
+          params = next;
+        },
+        paramsHandler,
+        setParamsHandler(next: YogaInternals['handleParams']) {
+          paramsHandler = next;
+        },
+        setResult(next: Result) {
+          result = next;
+        },
+        fetchAPI: yoga.fetchAPI,
+        context,
+      });
+      if (isThenable(out)) await out;
+    }
+    result ||= await paramsHandler({ request, params, context });
+    for (const hook of yoga.onExecutionResultHooks) {
+      const out = hook({
+        result,
+        setResult(next: Result) {
+          result = next;
+        },
+        request,
+        context,
+      });
+      if (isThenable(out)) await out;
+    }
+    return result;
+  }
+
+  /** Yoga's processResult: the onResultProcess hooks choose a processor (JSON here), which builds the response. */
+  async function processResult(
+    request: LeanRequest,
+    result: Result,
+    serverContext: Record<string, unknown>,
+  ): Promise<AnyResponse> {
+    let resultProcessor: ResultProcessor | undefined;
+    const acceptableMediaTypes: string[] = [];
+    let acceptedMediaType = '*/*';
+    for (const hook of yoga.onResultProcessHooks) {
+      const out = hook({
+        request,
+        acceptableMediaTypes,
+        result,
+        setResult(next: Result) {
+          result = next;
+        },
+        resultProcessor,
+        setResultProcessor(next: ResultProcessor, mediaType: string) {
+          resultProcessor = next;
+          acceptedMediaType = mediaType;
+        },
+        serverContext,
+      });
+      if (isThenable(out)) await out;
+    }
+    if (resultProcessor === undefined) {
+      return new fetchAPI.Response(null, {
+        status: 406,
+        statusText: 'Not Acceptable',
+        headers: { accept: acceptableMediaTypes.join('; charset=utf-8, ') },
+      }) as AnyResponse;
+    }
+    return (await resultProcessor(result, fetchAPI, acceptedMediaType)) as AnyResponse;
+  }
+
   /** Yoga's `handle`: parse the request, run the operation, process the result. */
   async function handle(request: LeanRequest, serverContext: Record<string, unknown>): Promise<AnyResponse> {
-    const processed = (result: Result) =>
-      processResult({ request, result, fetchAPI, onResultProcessHooks: yoga.onResultProcessHooks, serverContext });
     try {
-      const parsed = await yoga.parseRequest(request, serverContext);
-      if (parsed.response !== undefined) return parsed.response;
-      const params = parsed.requestParserResult;
+      const parsed = await parseRequest(request, serverContext);
+      if ('response' in parsed) return parsed.response;
       // Batching is off (useLimitBatching refuses a list before this), as with Yoga.
-      const result = await yoga.getResultForParams({ params, request }, serverContext);
-      return await processed(result);
+      const result = await resultForParams(parsed.params, request, serverContext);
+      return await processResult(request, result, serverContext);
     } catch (error) {
-      return processed({ errors: handleError(error, yoga.maskedErrorsOpts, yoga.logger) });
+      return processResult(request, { errors: handleError(error, yoga.maskedErrorsOpts, yoga.logger) }, serverContext);
     }
   }
 
