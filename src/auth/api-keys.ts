@@ -1,10 +1,13 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyConfig } from '../config.js';
 import { rolesFor } from './principal.js';
 import type { Principal } from './principal.js';
 
-/** SHA-256 of a secret: fixed-length, so `timingSafeEqual` on two digests leaks nothing about length. */
-export const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+/**
+ * SHA-256 of a secret: fixed-length, so `timingSafeEqual` on two digests leaks nothing about length.
+ * The one-shot `crypto.hash` (no Hash object per call: this runs on every request).
+ */
+export const digest = (text: string): Buffer => hash('sha256', text, 'buffer');
 
 /**
  * Matches a presented bearer credential against the configured API keys in constant time:

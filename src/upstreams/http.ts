@@ -10,6 +10,7 @@ import type { RequestBudget } from '../request-budget.js';
 import type { Tracing } from '../tracing.js';
 import { isBreakerFailure, localError, transportError } from './failures.js';
 import { AttemptSignal } from './attempt-signal.js';
+import type { AbortScope } from './attempt-signal.js';
 import { CallInstrumentation } from './instrumentation.js';
 import type { Attempt, UpstreamCallEvent } from './instrumentation.js';
 import { parseRetryAfter, retryDelay } from './retry-policy.js';
@@ -82,7 +83,21 @@ class BodyTooLargeError extends Error {}
  * Reads a response body as UTF-8, refusing (and destroying the stream) once it grows
  * past `limit`: an upstream fault must never take the gateway's memory with it.
  */
-async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+async function readLimited(
+  body: Dispatcher.ResponseData['body'],
+  limit: number,
+  contentLength: string | string[] | undefined,
+): Promise<string> {
+  // A declared length within the limit (the parser holds the body to it): undici reads it whole,
+  // without a stream iterator per call.
+  const declared = typeof contentLength === 'string' ? Number(contentLength) : NaN;
+  if (declared <= limit) return body.text();
+  if (declared > limit) {
+    // Nothing reads it: without a listener the stream's abort error would be thrown uncaught.
+    body.once('error', () => undefined);
+    body.destroy();
+    throw new BodyTooLargeError();
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -107,12 +122,13 @@ export interface CallContext {
   log?: Logger;
   signal?: AbortSignal;
   /**
-   * Aborts when the client has gone away (its connection closed): the request's reads
-   * (GET) stop at once, queued or on the wire, and are not retried, so a dashboard left
-   * mid-load stops calling the upstreams. Writes ignore it: one already sent runs to its
+   * The request's own reasons to stop (AbortScope): a crossed budget limit ends every
+   * attempt; the client going away (its connection closed) ends the reads (GET) at once,
+   * queued or on the wire, and they are not retried, so a dashboard left mid-load stops
+   * calling the upstreams. Writes outlive a client that left: one already sent runs to its
    * end, so the upstream and the gateway's idempotency record agree on what happened.
    */
-  cancelReads?: AbortSignal;
+  scope?: AbortScope;
   /** `Date.now()` value by which the whole GraphQL request must be done; no call outlives it. */
   deadline?: number;
   /** The GraphQL operation's span (when tracing is on): upstream spans are its children. */
@@ -236,7 +252,11 @@ export class UpstreamHttp {
     // A read also ends when its client goes away; a write already sent is never cut short.
     const ends =
       budget > 0
-        ? new AttemptSignal(budget, [req.call?.signal, req.method === 'GET' ? req.call?.cancelReads : undefined])
+        ? new AttemptSignal(
+            budget,
+            [req.call?.signal],
+            req.call?.scope === undefined ? undefined : { scope: req.call.scope, read: req.method === 'GET' },
+          )
         : undefined;
     try {
       if (ends === undefined) throw new UpstreamError('timeout', this.upstream, { local: 'deadline', notSent: true });
@@ -287,7 +307,7 @@ export class UpstreamHttp {
       });
       status = res.statusCode;
       onStatus(status);
-      text = await readLimited(res.body, this.maxBodyBytes);
+      text = await readLimited(res.body, this.maxBodyBytes, res.headers['content-length']);
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         throw new UpstreamError('bad_response', this.upstream, { status, text: 'response body too large' });

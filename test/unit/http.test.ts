@@ -12,6 +12,21 @@ import type { UpstreamCallEvent } from '../../src/upstreams/instrumentation.js';
 const routes: Record<string, (res: ServerResponse) => void> = {
   '/ok': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"n":1}'),
   '/big': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end(`{"s":"${'x'.repeat(4096)}"}`),
+  // The same two with their Content-Length declared (read whole, not streamed).
+  '/big-declared': (res) => {
+    const body = `{"s":"${'x'.repeat(4096)}"}`;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) }).end(body);
+  },
+  '/utf8-declared': (res) => {
+    const body = Buffer.from(JSON.stringify({ s: 'Zoë Ångström' }));
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+    res.write(body.subarray(0, 10));
+    setTimeout(() => res.end(body.subarray(10)), 5);
+  },
+  '/stall-declared': (res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+    res.write('{"n":');
+  },
   '/stall-body': (res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.write('{"n":'); // and never the rest
@@ -67,16 +82,23 @@ describe('UpstreamHttp', () => {
     ]);
   });
 
-  it('refuses a body larger than the limit instead of buffering it', async () => {
-    const err = await failure('/big');
-    expect(err.failure).toBe('bad_response');
+  it('refuses a body larger than the limit instead of buffering it, streamed or of declared length', async () => {
+    for (const path of ['/big', '/big-declared']) {
+      const err = await failure(path);
+      expect(err.failure).toBe('bad_response');
+      expect(err.details.text).toBe('response body too large');
+    }
   });
 
-  it('times out a body that stops arriving after the headers', async () => {
-    const started = Date.now();
-    const err = await failure('/stall-body');
-    expect(err.failure).toBe('timeout');
-    expect(Date.now() - started).toBeLessThan(2000);
+  it('times out a body that stops arriving after the headers, streamed or of declared length', async () => {
+    for (const path of ['/stall-body', '/stall-declared']) {
+      const started = Date.now();
+      const err = await failure(path);
+      expect(err.failure).toBe('timeout');
+      expect(Date.now() - started).toBeLessThan(2000);
+      // A success between the two, so their timed-out attempts do not open the circuit.
+      await http.request({ route: 'ok', method: 'GET', path: '/ok', schema: shape });
+    }
   });
 
   it('turns a non-JSON error page into an http failure with its status', async () => {
@@ -85,12 +107,12 @@ describe('UpstreamHttp', () => {
     expect(err.status).toBe(418);
   });
 
-  it('decodes UTF-8 split across chunks', async () => {
-    expect(
-      await http.request({ route: 'utf8', method: 'GET', path: '/utf8', schema: z.object({ s: z.string() }) }),
-    ).toEqual({
-      s: 'Zoë Ångström',
-    });
+  it('decodes UTF-8 split across chunks, streamed or of declared length', async () => {
+    for (const path of ['/utf8', '/utf8-declared']) {
+      expect(await http.request({ route: 'utf8', method: 'GET', path, schema: z.object({ s: z.string() }) })).toEqual({
+        s: 'Zoë Ångström',
+      });
+    }
   });
 
   it('reports a wrong shape as bad_response', async () => {
