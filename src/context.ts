@@ -20,7 +20,8 @@ export interface GatewayRequestContext {
    * Passed to every upstream call made for this request: request id, the request's logger
    * (`call.log`, bound to the request id and made on first use; it lives here rather than on
    * the context because envelop copies context properties, which would create it every time)
-   * the request's deadline, and `cancelReads`, aborted when the client goes away.
+   * the request's deadline, and its `scope`, which ends its calls when its budget runs out
+   * and its reads when the client goes away.
    */
   call: CallContext & { readonly log: Logger };
   loaders: Loaders;
@@ -64,18 +65,19 @@ export function requestIdFor(request: Request): string {
 }
 
 /**
- * The request's abort signal, as a plain AbortSignal. Under node:http, Yoga's server
- * adapter aborts `request.signal` when the response closes before it finished (the client
- * went away). With its fetch ponyfill that signal is a proxy whose own `aborted` stays
- * false once a native signal follows it (it forwards the abort to that native controller
- * only), and listeners added to it then never fire; `AbortSignal.any` makes that native
- * follower, which is a real AbortSignal. Undefined when the request has none.
+ * Calls `gone` once when the client goes away before its answer is complete. The lean
+ * front's request (src/front/lean-request.ts) watches node's response directly. Under Yoga,
+ * its node adapter aborts `request.signal` when the response closes before it finished;
+ * with its fetch ponyfill that signal is a proxy whose own `aborted` stays false once a
+ * native signal follows it (it forwards the abort to that native controller only), and
+ * listeners added to it then never fire; `AbortSignal.any` makes that native follower.
  */
-function clientGone(request: Request): AbortSignal | undefined {
-  // The lean front's request (src/front/lean-request.ts) carries a native signal already.
-  if (request instanceof LeanRequest) return request.signal;
+function onClientGone(request: Request, gone: (reason: unknown) => void): void {
+  if (request instanceof LeanRequest) return request.onGone(gone);
   const given = (request as { signal?: AbortSignal | null }).signal;
-  return given === undefined || given === null ? undefined : AbortSignal.any([given]);
+  if (given === undefined || given === null) return;
+  const follower = AbortSignal.any([given]);
+  follower.addEventListener('abort', () => gone(follower.reason), { once: true });
 }
 
 export function createContextFactory(
@@ -100,13 +102,13 @@ export function createContextFactory(
       },
       deadline: Date.now() + deps.requestTimeoutMs,
     };
-    // The request's AbortController lives in its budget; its signal ends every pending upstream
-    // call of the request (a crossed budget limit; anything else that aborts it).
+    // The request's AbortScope lives in its budget: a crossed limit ends every pending upstream
+    // call of the request, the client leaving ends its reads.
     const budget = new RequestBudget(deps.requestBudget);
     call.budget = budget;
-    call.signal = budget.signal;
-    const gone = clientGone(request);
-    if (gone !== undefined) call.cancelReads = gone;
+    const scope = budget.scope;
+    call.scope = scope;
+    onClientGone(request, (reason) => scope.endReads(reason));
     const trace = traces?.get(request);
     if (trace !== undefined) call.trace = trace;
     const { loaders, hooks } = createLoaders(deps, call);

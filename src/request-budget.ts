@@ -1,6 +1,7 @@
 import { bulkhead } from 'cockatiel';
 import type { BulkheadPolicy } from 'cockatiel';
 import { GatewayError } from './errors.js';
+import { AbortScope } from './upstreams/attempt-signal.js';
 
 /**
  * The hard budget of one GraphQL request, whatever the cost estimate missed: how many
@@ -8,8 +9,8 @@ import { GatewayError } from './errors.js';
  * upstream calls may be in flight at once (its share of the upstream bulkhead, so one
  * request cannot fill the queue every other caller waits in).
  *
- * The first limit crossed aborts the request's AbortController (its CallContext signal):
- * pending upstream calls end at once, further ones are refused, and list fields answer
+ * The first limit crossed ends the request's AbortScope (its CallContext scope): pending
+ * upstream calls end at once, further ones are refused, and list fields answer
  * empty, so the remaining work is bounded by what was already done. useRequestBudget then
  * answers REQUEST_BUDGET_EXCEEDED naming the limit, and logs it once.
  */
@@ -107,8 +108,13 @@ class Pacer {
 }
 
 export class RequestBudget {
-  /** Aborted when a limit is crossed; the CallContext's signal. Others (client disconnect) may abort it too. */
-  readonly controller = new AbortController();
+  /**
+   * The request's upstream attempts (its CallContext's scope): the first limit crossed ends
+   * them all, and the client leaving ends its reads (context.ts).
+   */
+  readonly scope = new AbortScope();
+  /** Made only when `signal` is asked for. */
+  private controller: AbortController | undefined;
   upstreamCalls = 0;
   entities = 0;
   breach: BudgetBreach | undefined;
@@ -123,7 +129,12 @@ export class RequestBudget {
 
   constructor(readonly limits: BudgetLimits) {}
 
+  /** Aborted when a limit is crossed. */
   get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.breach !== undefined) this.controller.abort(budgetExceededError(this.breach));
+    }
     return this.controller.signal;
   }
 
@@ -179,8 +190,12 @@ export class RequestBudget {
   }
 
   private exceed(limit: BudgetLimitName, max: number): BudgetBreach {
-    this.breach ??= { limit, max };
-    this.controller.abort(budgetExceededError(this.breach));
+    if (this.breach === undefined) {
+      this.breach = { limit, max };
+      const reason = budgetExceededError(this.breach);
+      this.scope.endAll(reason);
+      this.controller?.abort(reason);
+    }
     return this.breach;
   }
 }

@@ -104,6 +104,24 @@ export class LeanRequest {
     return this.controller.signal;
   }
 
+  /**
+   * Calls `gone` once if the response closes before it finished (the client went away): what
+   * `signal` reports, without an AbortController for every request.
+   */
+  onGone(gone: (reason: unknown) => void): void {
+    const res = this.res;
+    if (res.writableFinished) return;
+    let called = false;
+    const once = () => {
+      if (called) return;
+      called = true;
+      gone(res.errored ?? undefined);
+    };
+    res.once('close', once);
+    res.once('error', once);
+    res.once('finish', () => res.removeListener('close', once));
+  }
+
   /** The body as a web stream: only asked for when a body of unknown length is counted (use-request-guard.ts). */
   get body(): ReadableStream<Uint8Array> {
     return (this.stream ??= Readable.toWeb(this.req) as ReadableStream<Uint8Array>);

@@ -1,26 +1,39 @@
 /**
  * The signal one upstream attempt runs under: it aborts when the attempt's own deadline
- * passes or when any of the request's signals aborts (its budget ran out, its client left).
+ * passes, when its request's AbortScope ends it (the budget ran out; for a read, the client
+ * left), or when any other parent signal aborts.
  *
- * One AbortController, one timer and one listener per parent, all released when the attempt
- * ends. `AbortSignal.timeout` plus `AbortSignal.any` did the same with weak references and
- * a finalization registry per attempt: a measurable share of the gateway's CPU per request
- * and of its garbage (three attempts per dashboard request).
+ * One AbortController and one timer per attempt, released when the attempt ends.
+ * `AbortSignal.timeout` plus `AbortSignal.any` did the same with weak references and a
+ * finalization registry per attempt, and an EventTarget listener per parent cost nearly as
+ * much again: a measurable share of the gateway's CPU per request (three attempts per
+ * dashboard request). The request's own reasons therefore come through its AbortScope, a
+ * plain set of the attempts running, with no listener per attempt.
  */
 export class AttemptSignal {
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout;
   private readonly parents: AbortSignal[];
+  private scope: AbortScope | undefined;
   /** True once the attempt's own deadline passed (not a parent's abort). */
   timedOut = false;
 
-  constructor(timeoutMs: number, parents: ReadonlyArray<AbortSignal | undefined>) {
+  constructor(
+    timeoutMs: number,
+    parents: ReadonlyArray<AbortSignal | undefined>,
+    scope?: { scope: AbortScope; read: boolean },
+  ) {
     this.parents = [];
+    if (scope !== undefined) {
+      const ended = scope.scope.enter(this, scope.read);
+      if (ended !== undefined) this.controller.abort(ended.reason);
+      else this.scope = scope.scope;
+    }
     for (const parent of parents) {
-      if (parent === undefined) continue;
+      if (parent === undefined || this.controller.signal.aborted) continue;
       if (parent.aborted) {
         this.controller.abort(parent.reason);
-        break;
+        continue;
       }
       parent.addEventListener('abort', this.onParentAbort, { once: true });
       this.parents.push(parent);
@@ -36,8 +49,16 @@ export class AttemptSignal {
   /** The attempt is over: its timer and listeners go (the signal keeps its state). */
   dispose(): void {
     clearTimeout(this.timer);
+    this.scope?.leave(this);
+    this.scope = undefined;
     for (const parent of this.parents) parent.removeEventListener('abort', this.onParentAbort);
     this.parents.length = 0;
+  }
+
+  /** Ends the attempt for a reason of its request's (AbortScope). */
+  abort(reason: unknown): void {
+    if (!this.controller.signal.aborted) this.controller.abort(reason);
+    this.dispose();
   }
 
   private readonly onTimeout = (): void => {
@@ -47,7 +68,41 @@ export class AttemptSignal {
   };
 
   private readonly onParentAbort = (event: Event): void => {
-    this.controller.abort((event.target as AbortSignal).reason);
-    this.dispose();
+    this.abort((event.target as AbortSignal).reason);
   };
+}
+
+/**
+ * One request's reasons to end its running upstream attempts early: `endAll` (its budget
+ * crossed a limit) ends every one, `endReads` (its client went away) the reads only, since a
+ * write already sent runs to its end. Attempts enter while they run and leave when done.
+ */
+export class AbortScope {
+  private all: { reason: unknown } | undefined;
+  private reads: { reason: unknown } | undefined;
+  /** The attempts running, each with whether it is a read. */
+  private readonly running = new Map<AttemptSignal, boolean>();
+
+  /** Registers a starting attempt; returns why it must not run when the scope already ended it. */
+  enter(attempt: AttemptSignal, read: boolean): { reason: unknown } | undefined {
+    const ended = this.all ?? (read ? this.reads : undefined);
+    if (ended === undefined) this.running.set(attempt, read);
+    return ended;
+  }
+
+  leave(attempt: AttemptSignal): void {
+    this.running.delete(attempt);
+  }
+
+  endAll(reason: unknown): void {
+    if (this.all !== undefined) return;
+    this.all = { reason };
+    for (const attempt of [...this.running.keys()]) attempt.abort(reason);
+  }
+
+  endReads(reason: unknown): void {
+    if (this.all !== undefined || this.reads !== undefined) return;
+    this.reads = { reason };
+    for (const [attempt, read] of [...this.running]) if (read) attempt.abort(reason);
+  }
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { AttemptSignal } from '../../src/upstreams/attempt-signal.js';
+import { AbortScope, AttemptSignal } from '../../src/upstreams/attempt-signal.js';
 
 describe('an upstream attempt signal', () => {
   it('aborts at its own deadline, and says so', async () => {
@@ -38,5 +38,37 @@ describe('an upstream attempt signal', () => {
     await sleep(60);
     expect(attempt.signal.aborted).toBe(false);
     expect(attempt.timedOut).toBe(false);
+  });
+
+  it("a request's scope ends every running attempt when its budget is crossed, and refuses new ones", () => {
+    const scope = new AbortScope();
+    const read = new AttemptSignal(10_000, [], { scope, read: true });
+    const write = new AttemptSignal(10_000, [], { scope, read: false });
+    const done = new AttemptSignal(10_000, [], { scope, read: true });
+    done.dispose();
+    const reason = new Error('over budget');
+    scope.endAll(reason);
+    expect([read.signal.reason, write.signal.reason]).toEqual([reason, reason]);
+    expect(done.signal.aborted).toBe(false);
+    expect(read.timedOut || write.timedOut).toBe(false);
+    const later = new AttemptSignal(10_000, [], { scope, read: false });
+    expect(later.signal.reason).toBe(reason);
+    for (const a of [read, write, later]) a.dispose();
+  });
+
+  it("a client leaving ends the request's reads only: a write already sent runs on", () => {
+    const scope = new AbortScope();
+    const read = new AttemptSignal(10_000, [], { scope, read: true });
+    const write = new AttemptSignal(10_000, [], { scope, read: false });
+    scope.endReads('gone');
+    expect(read.signal.reason).toBe('gone');
+    expect(write.signal.aborted).toBe(false);
+    expect(new AttemptSignal(10_000, [], { scope, read: true }).signal.reason).toBe('gone');
+    const laterWrite = new AttemptSignal(10_000, [], { scope, read: false });
+    expect(laterWrite.signal.aborted).toBe(false);
+    // The budget still ends the writes.
+    scope.endAll('over');
+    expect([write.signal.reason, laterWrite.signal.reason]).toEqual(['over', 'over']);
+    for (const a of [read, write, laterWrite]) a.dispose();
   });
 });
