@@ -36,12 +36,19 @@ const JSON_ACCEPT: ReadonlySet<string> = new Set(['*/*', 'application/json', 'ap
 /** Whether an Accept header asks for JSON only (or anything): no SSE, no multipart. */
 function acceptsJsonOnly(accept: string | undefined): boolean {
   if (accept === undefined || accept === '') return true;
+  const known = acceptSeen.get(accept);
+  if (known !== undefined) return known;
+  let json = true;
   for (const part of accept.split(',')) {
     const type = part.split(';', 1)[0]!.trim().toLowerCase();
-    if (!JSON_ACCEPT.has(type)) return false;
+    if (!JSON_ACCEPT.has(type)) json = false;
   }
-  return true;
+  // A client sends the same Accept every time: remember the first few short ones (callers choose them, so bounded).
+  if (acceptSeen.size < ACCEPT_SEEN_MAX && accept.length <= 256) acceptSeen.set(accept, json);
+  return json;
 }
+const acceptSeen = new Map<string, boolean>();
+const ACCEPT_SEEN_MAX = 64;
 
 /** The requests the lean front serves, decided from the method, path and headers. */
 export function leanTakes(req: IncomingMessage): boolean {
