@@ -1,0 +1,161 @@
+/**
+ * `npm run bench:ab -- --base <git revision> [flags]`: this checkout's gateway against the
+ * gateway built at another revision, to price one change. Both run side by side in their
+ * default configuration (as `npm run bench` starts them) over the same simulators, and take
+ * turns: short runs of the same op alternate between them, round after round, the order
+ * flipped every round. On a shared machine the speed drifts by a third between minutes, so
+ * two separate bench runs cannot show a 5% change; two runs a few seconds apart can.
+ *
+ * Reports, per op, each side's CPU per request (whole process, /proc) as the median over
+ * the rounds, and the median of the per-round ratios (current / base) with its range.
+ * The base is built in a temporary git worktree with this checkout's node_modules linked in
+ * (a base with other dependencies needs its own `npm ci`: compare within one lockfile).
+ *
+ *   --base <rev>        the revision to compare with (required), e.g. HEAD~3, main, a hash
+ *   --scenarios Q1,Q2   ops to run (Q1,Q2)
+ *   --rounds <n>        turns per op (10)
+ *   --duration <s>      seconds per run (3)
+ *   --connections <n>   concurrent connections (32)
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runLoad } from './load.js';
+import { cpuMs, freePort, startChild, stopAll } from './procs.js';
+import { SCENARIOS, isScenarioName, requestBody } from './scenarios.js';
+import type { ScenarioName } from './scenarios.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const API_KEY = 'bench-api-key-0123456789abcdef0123456789abcdef';
+const HOST = '127.0.0.1';
+
+const { values } = parseArgs({
+  strict: true,
+  options: {
+    base: { type: 'string' },
+    scenarios: { type: 'string', default: 'Q1,Q2' },
+    rounds: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '32' },
+  },
+});
+if (values.base === undefined)
+  throw new Error('--base <git revision> is required (what to compare this checkout with)');
+const scenarios = values.scenarios.split(',').map((s) => s.trim().toUpperCase());
+for (const s of scenarios) if (!isScenarioName(s)) throw new Error(`--scenarios: unknown "${s}"`);
+const rounds = Math.max(1, Number(values.rounds));
+const durationSec = Math.max(1, Number(values.duration));
+const connections = Math.max(1, Number(values.connections));
+
+const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+const baseRev = git('rev-parse', '--short', values.base);
+const baseDir = mkdtempSync(join(tmpdir(), 'gateway-ab-base-'));
+const logDir = mkdtempSync(join(tmpdir(), 'gateway-ab-'));
+
+function cleanUp(): void {
+  try {
+    git('worktree', 'remove', '--force', baseDir);
+  } catch {
+    rmSync(baseDir, { recursive: true, force: true });
+  }
+}
+
+try {
+  process.stdout.write(`building the base, ${baseRev}, in ${baseDir}\n`);
+  git('worktree', 'add', '--detach', baseDir, baseRev);
+  symlinkSync(join(ROOT, 'node_modules'), join(baseDir, 'node_modules'), 'dir');
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: baseDir,
+    stdio: 'inherit',
+  });
+
+  const [npmPort, axisPort] = [await freePort(), await freePort()];
+  const npmUrl = `http://${HOST}:${npmPort}`;
+  const axisUrl = `http://${HOST}:${axisPort}`;
+  await startChild({
+    name: 'simulators',
+    command: process.execPath,
+    args: ['dist-sim/main.js'],
+    cwd: ROOT,
+    logDir,
+    env: {
+      SIM_HOST: HOST,
+      NPM_SIM_PORT: String(npmPort),
+      AXIS_SIM_PORT: String(axisPort),
+      NPM_SIM_USERNAME: 'admin',
+      NPM_SIM_PASSWORD: 'demo-npm-password',
+      AXIS_SIM_RW_TOKEN: 'demo-axis-rw-token',
+    },
+    healthUrls: [`${npmUrl}/__sim/health`, `${axisUrl}/__sim/health`],
+  });
+  const sides = { base: baseDir, current: ROOT };
+  const gateways = {} as Record<keyof typeof sides, { url: string; pid: number }>;
+  for (const [side, cwd] of Object.entries(sides) as [keyof typeof sides, string][]) {
+    const port = await freePort();
+    const child = await startChild({
+      name: `gateway-${side}`,
+      command: process.execPath,
+      args: ['dist/main.js'],
+      cwd,
+      logDir,
+      // The default configuration, as `npm run bench` runs it (bench/run.ts gatewayEnvironment).
+      env: {
+        NODE_ENV: 'production',
+        PORT: String(port),
+        HOST,
+        NPM_BASE_URL: npmUrl,
+        NPM_USERNAME: 'admin',
+        NPM_PASSWORD: 'demo-npm-password',
+        AXIS_BASE_URL: axisUrl,
+        AXIS_API_TOKEN: 'demo-axis-rw-token',
+        GATEWAY_API_KEYS: `bench=admin:${API_KEY}`,
+        RATE_LIMIT_RPS: '1000000',
+      },
+      healthUrls: [`http://${HOST}:${port}/health`],
+    });
+    gateways[side] = { url: `http://${HOST}:${port}/graphql`, pid: child.pid };
+  }
+  const headers = {
+    'content-type': 'application/json',
+    accept: 'application/graphql-response+json, application/json',
+    authorization: `Bearer ${API_KEY}`,
+  };
+  const run = async (side: keyof typeof sides, op: ScenarioName, seconds: number): Promise<number> => {
+    const { pid, url } = gateways[side];
+    const before = cpuMs(pid);
+    const out = await runLoad({ url, body: requestBody(SCENARIOS[op]), headers, connections, durationSec: seconds });
+    if (out.non2xx > 0 || out.errors > 0) throw new Error(`${side} ${op}: ${out.non2xx} non-2xx, ${out.errors} errors`);
+    return ((cpuMs(pid) - before) * 1000) / out.requests;
+  };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  process.stdout.write(
+    `base ${baseRev} vs current (${git('rev-parse', '--short', 'HEAD')}), ${rounds} rounds of ${durationSec} s, ${connections} connections\n`,
+  );
+  const lines: string[] = [];
+  for (const op of scenarios as ScenarioName[]) {
+    // Warm-up: JIT, caches, heap growth (the first seconds of an op cost up to twice the rest).
+    for (const side of ['base', 'current'] as const) await run(side, op, 6);
+    const us = { base: [] as number[], current: [] as number[] };
+    for (let r = 0; r < rounds; r++) {
+      for (const side of r % 2 === 0 ? (['base', 'current'] as const) : (['current', 'base'] as const)) {
+        us[side].push(await run(side, op, durationSec));
+      }
+      process.stdout.write(
+        `  ${op} r${r + 1}  base ${us.base.at(-1)!.toFixed(0)} µs  current ${us.current.at(-1)!.toFixed(0)} µs\n`,
+      );
+    }
+    const ratios = us.current.map((c, i) => c / us.base[i]!);
+    lines.push(
+      `| ${op} | ${median(us.base).toFixed(0)} | ${median(us.current).toFixed(0)} | ${median(ratios).toFixed(3)} | ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} |`,
+    );
+  }
+  process.stdout.write(
+    `\n| op | base ${baseRev} CPU µs/req | current CPU µs/req | current / base (median) | range |\n|---|---:|---:|---:|---|\n${lines.join('\n')}\n`,
+  );
+} finally {
+  await stopAll();
+  cleanUp();
+}
