@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import type * as Ioredis from 'ioredis';
 import type { Logger } from 'pino';
 
 /**
@@ -30,6 +32,8 @@ export interface RedisConnection {
   connected(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
+
+const loadIoredis = createRequire(import.meta.url);
 
 export interface RedisCommandEvent {
   command: string;
@@ -71,6 +75,9 @@ export function createRedisConnection({
   onCommand,
   commandTimeoutMs = 1_000,
 }: RedisConnectionOptions): RedisConnection {
+  // Loaded here, not at start: without REDIS_URL the gateway never pays for ioredis (its
+  // module graph is the largest of the gateway's dependencies, ~10 MiB of RSS).
+  const { Redis: RedisClient } = loadIoredis('ioredis') as typeof Ioredis;
   const log = logger.child({ component: 'redis' });
   const replicaId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const common = {
@@ -79,7 +86,7 @@ export function createRedisConnection({
     connectTimeout: 2_000,
     lazyConnect: false,
   } as const;
-  const client = new Redis(url, {
+  const client = new RedisClient(url, {
     ...common,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -87,7 +94,7 @@ export function createRedisConnection({
     connectionName: `${replicaId}:cmd`,
   });
   // The subscriber queues its SUBSCRIBE until connected, and resubscribes after a reconnect.
-  const subscriber = new Redis(url, { ...common, connectionName: `${replicaId}:sub` });
+  const subscriber = new RedisClient(url, { ...common, connectionName: `${replicaId}:sub` });
 
   // ioredis emits `error` on every failed reconnect: one warning per outage, not a flood,
   // and never the URL (it may hold the password).
