@@ -16,6 +16,8 @@
  *   --rounds <n>        turns per op (10)
  *   --duration <s>      seconds per run (3)
  *   --connections <n>   concurrent connections (32)
+ *   --env K=V           an extra environment variable for the current side only, repeatable:
+ *                       with `--base HEAD` it prices a setting (e.g. NODE_OPTIONS=--max-semi-space-size=32)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -24,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runLoad } from './load.js';
-import { cpuMs, freePort, startChild, stopAll } from './procs.js';
+import { cpuMs, freePort, peakRssMb, startChild, stopAll } from './procs.js';
 import { SCENARIOS, isScenarioName, requestBody } from './scenarios.js';
 import type { ScenarioName } from './scenarios.js';
 
@@ -40,6 +42,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '10' },
     duration: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
+    env: { type: 'string', multiple: true, default: [] },
   },
 });
 if (values.base === undefined)
@@ -49,6 +52,12 @@ for (const s of scenarios) if (!isScenarioName(s)) throw new Error(`--scenarios:
 const rounds = Math.max(1, Number(values.rounds));
 const durationSec = Math.max(1, Number(values.duration));
 const connections = Math.max(1, Number(values.connections));
+const currentEnv: Record<string, string> = {};
+for (const kv of values.env) {
+  const at = kv.indexOf('=');
+  if (at <= 0) throw new Error(`--env: expected K=V, got "${kv}"`);
+  currentEnv[kv.slice(0, at)] = kv.slice(at + 1);
+}
 
 const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
 const baseRev = git('rev-parse', '--short', values.base);
@@ -113,6 +122,7 @@ try {
         AXIS_API_TOKEN: 'demo-axis-rw-token',
         GATEWAY_API_KEYS: `bench=admin:${API_KEY}`,
         RATE_LIMIT_RPS: '1000000',
+        ...(side === 'current' ? currentEnv : {}),
       },
       healthUrls: [`http://${HOST}:${port}/health`],
     });
@@ -131,8 +141,11 @@ try {
     return ((cpuMs(pid) - before) * 1000) / out.requests;
   };
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const extra = Object.entries(currentEnv)
+    .map(([k, v]) => ` ${k}=${v}`)
+    .join('');
   process.stdout.write(
-    `base ${baseRev} vs current (${git('rev-parse', '--short', 'HEAD')}), ${rounds} rounds of ${durationSec} s, ${connections} connections\n`,
+    `base ${baseRev} vs current (${git('rev-parse', '--short', 'HEAD')})${extra}, ${rounds} rounds of ${durationSec} s, ${connections} connections\n`,
   );
   const lines: string[] = [];
   for (const op of scenarios as ScenarioName[]) {
@@ -154,6 +167,9 @@ try {
   }
   process.stdout.write(
     `\n| op | base ${baseRev} CPU µs/req | current CPU µs/req | current / base (median) | range |\n|---|---:|---:|---:|---|\n${lines.join('\n')}\n`,
+  );
+  process.stdout.write(
+    `\npeak RSS (VmHWM): base ${peakRssMb(gateways.base.pid).toFixed(1)} MiB, current ${peakRssMb(gateways.current.pid).toFixed(1)} MiB\n`,
   );
 } finally {
   await stopAll();
