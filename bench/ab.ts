@@ -8,8 +8,8 @@
  *
  * Reports, per op, each side's CPU per request (whole process, /proc) as the median over
  * the rounds, and the median of the per-round ratios (current / base) with its range.
- * The base is built in a temporary git worktree with this checkout's node_modules linked in
- * (a base with other dependencies needs its own `npm ci`: compare within one lockfile).
+ * The base is built in a temporary git worktree, with this checkout's node_modules linked in
+ * when the two lockfiles agree, else with an `npm ci` of its own.
  *
  *   --base <rev>        the revision to compare with (required), e.g. HEAD~3, main, a hash
  *   --scenarios Q1,Q2   ops to run (Q1,Q2)
@@ -64,6 +64,16 @@ const baseRev = git('rev-parse', '--short', values.base);
 const baseDir = mkdtempSync(join(tmpdir(), 'gateway-ab-base-'));
 const logDir = mkdtempSync(join(tmpdir(), 'gateway-ab-'));
 
+/** Whether the base's package-lock.json is this checkout's (then its node_modules serve both). */
+function sameLockfile(rev: string): boolean {
+  try {
+    execFileSync('git', ['diff', '--quiet', rev, '--', 'package-lock.json'], { cwd: ROOT });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function cleanUp(): void {
   try {
     git('worktree', 'remove', '--force', baseDir);
@@ -75,7 +85,13 @@ function cleanUp(): void {
 try {
   process.stdout.write(`building the base, ${baseRev}, in ${baseDir}\n`);
   git('worktree', 'add', '--detach', baseDir, baseRev);
-  symlinkSync(join(ROOT, 'node_modules'), join(baseDir, 'node_modules'), 'dir');
+  if (sameLockfile(baseRev)) {
+    symlinkSync(join(ROOT, 'node_modules'), join(baseDir, 'node_modules'), 'dir');
+  } else {
+    // Other dependencies at the base: it gets its own install (from npm's cache when it can).
+    process.stdout.write(`the base's package-lock.json differs: npm ci in ${baseDir}\n`);
+    execFileSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: baseDir, stdio: 'inherit' });
+  }
   execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
     cwd: baseDir,
     stdio: 'inherit',
@@ -145,7 +161,7 @@ try {
     .map(([k, v]) => ` ${k}=${v}`)
     .join('');
   process.stdout.write(
-    `base ${baseRev} vs current (${git('rev-parse', '--short', 'HEAD')})${extra}, ${rounds} rounds of ${durationSec} s, ${connections} connections\n`,
+    `base ${baseRev} vs current (${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain') === '' ? '' : '-dirty'})${extra}, ${rounds} rounds of ${durationSec} s, ${connections} connections\n`,
   );
   const lines: string[] = [];
   for (const op of scenarios as ScenarioName[]) {

@@ -28,6 +28,10 @@ export interface GatewayMetrics {
   watchSubscribers(read: () => number): void;
   /** A bounded label value for a client-chosen operation name. */
   operationLabel(name: string | null | undefined): string;
+  /** One GraphQL operation's execution (or subscription set-up), by operation name and type. */
+  operationDone(operationName: string, operationType: string, seconds: number): void;
+  /** One HTTP request to the GraphQL endpoint whose document parsed, until its response. */
+  httpDone(operationName: string, operationType: string, method: string, statusCode: number, seconds: number): void;
   /** One Redis command (REDIS_URL set): its latency and whether it failed. */
   redisCommand(event: RedisCommandEvent): void;
   /** Where "does this replica hold the status poller's lease" is read from, at scrape time. */
@@ -57,6 +61,19 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     help: 'Upstream HTTP calls, one observation per attempt, by upstream, route name, method, status and outcome',
     labelNames: ['upstream', 'route', 'method', 'status', 'outcome'] as const,
     buckets: UPSTREAM_BUCKETS,
+    registers: [registry],
+  });
+  // The names and labels @graphql-yoga/plugin-prometheus gave them (dashboards keep working).
+  const operationDuration = new Histogram({
+    name: 'graphql_envelop_request_duration',
+    help: 'Duration of whole GraphQL operations (execute, or subscribe for subscriptions), seconds',
+    labelNames: ['operationName', 'operationType'] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: 'graphql_yoga_http_duration',
+    help: 'HTTP requests to the GraphQL endpoint, from arrival to response headers, seconds',
+    labelNames: ['operationName', 'operationType', 'method', 'statusCode'] as const,
     registers: [registry],
   });
   const upstreamRetries = new Counter({
@@ -128,7 +145,28 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   const seenNames = new Set<string>();
   // Bounded like the series themselves: routes, methods, statuses and outcomes are closed sets.
   const upstreamSeries = new Map<string, Histogram.Internal<string>>();
+  // Bounded by operationLabel (names), the operation types, and the methods and statuses Yoga answers with.
+  const operationSeries = new Map<string, Histogram.Internal<string>>();
+  const httpSeries = new Map<string, Histogram.Internal<string>>();
   return {
+    operationDone(operationName, operationType, seconds) {
+      const key = `${operationName} ${operationType}`;
+      let series = operationSeries.get(key);
+      if (series === undefined) {
+        series = operationDuration.labels({ operationName, operationType });
+        operationSeries.set(key, series);
+      }
+      series.observe(seconds);
+    },
+    httpDone(operationName, operationType, method, statusCode, seconds) {
+      const key = `${operationName} ${operationType} ${method} ${statusCode}`;
+      let series = httpSeries.get(key);
+      if (series === undefined) {
+        series = httpDuration.labels({ operationName, operationType, method, statusCode: String(statusCode) });
+        httpSeries.set(key, series);
+      }
+      series.observe(seconds);
+    },
     redisCommand({ command, durationMs, ok }) {
       redisDuration.observe({ command, outcome: ok ? 'ok' : 'error' }, durationMs / 1000);
       if (!ok) redisErrors.inc({ command });

@@ -75,6 +75,21 @@ describe('GET /metrics', () => {
     expect(m.samples.some((s) => 'url' in s.labels)).toBe(false);
   });
 
+  it('times an anonymous operation as `anonymous` on both histograms, and introspection only as an HTTP request', async () => {
+    const before = (await scrape(stack)).samples;
+    expect((await stack.gql('{ azureStatus { state } }')).body.errors).toBeUndefined();
+    await stack.gql('{ __schema { queryType { name } } }');
+    await stack.gql('{ azureStatus { state } }', undefined, { authorization: '' }); // refused before parse
+    const after = (await scrape(stack)).samples;
+    const delta = (name: string, labels: Record<string, string>) =>
+      value(after, name, labels) - value(before, name, labels);
+    const anonymous = { operationName: 'anonymous', operationType: 'query' };
+    expect(delta('graphql_envelop_request_duration_count', anonymous)).toBe(1);
+    expect(delta('graphql_envelop_request_duration_count', {})).toBe(1);
+    expect(delta('graphql_yoga_http_duration_count', { ...anonymous, method: 'POST' })).toBe(2);
+    expect(delta('graphql_yoga_http_duration_count', {})).toBe(2);
+  });
+
   it('counts errors by extensions.code, refused requests included', async () => {
     const before = (await scrape(stack)).samples;
     await stack.gql('{ azureStatus { state } }', undefined, { authorization: '' });
