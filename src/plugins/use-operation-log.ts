@@ -42,14 +42,17 @@ export function useOperationLog(logger: Logger): Plugin<GatewayContext> {
             ...(codes.length ? { errorCodes: codes } : {}),
             ...(upstreamFailures.length ? { upstreamFailures } : {}),
           };
+          // The root logger with the request id as a field: the same line as the request's child
+          // logger writes, without making one for every request just for this line.
+          const requestId = ctx.requestId;
           if (codes.includes('INTERNAL_SERVER_ERROR')) {
             for (const e of errors) {
               if (errorCodeOf(e) === undefined)
-                ctx.call.log.error({ err: e.originalError ?? e }, 'unexpected error in a resolver');
+                logger.error({ requestId, err: e.originalError ?? e }, 'unexpected error in a resolver');
             }
           }
-          if (upstreamFailures.length) ctx.call.log.warn(entry, 'graphql operation with upstream failures');
-          else ctx.call.log.info(entry, 'graphql operation');
+          if (upstreamFailures.length) logger.warn({ requestId, ...entry }, 'graphql operation with upstream failures');
+          else logger.info({ requestId, ...entry }, 'graphql operation');
         },
       };
     },
