@@ -52,6 +52,25 @@ export interface MetricsOptions {
   processMetrics?: boolean;
 }
 
+/**
+ * One histogram child per label set, looked up by a string made of the values: prom-client
+ * hashes a labels object (sorting its keys) on every observe, several times per request.
+ * Callers pass the labels in the histogram's own order, and only bounded values.
+ */
+function seriesOf<L extends string>(histogram: Histogram<L>): (labels: Record<L, string>) => Histogram.Internal<L> {
+  const children = new Map<string, Histogram.Internal<L>>();
+  return (labels) => {
+    let key = '';
+    for (const name in labels) key += `${labels[name]} `;
+    let child = children.get(key);
+    if (child === undefined) {
+      child = histogram.labels(labels);
+      children.set(key, child);
+    }
+    return child;
+  };
+}
+
 export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
@@ -143,29 +162,17 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   });
 
   const seenNames = new Set<string>();
-  // Bounded like the series themselves: routes, methods, statuses and outcomes are closed sets.
-  const upstreamSeries = new Map<string, Histogram.Internal<string>>();
-  // Bounded by operationLabel (names), the operation types, and the methods and statuses Yoga answers with.
-  const operationSeries = new Map<string, Histogram.Internal<string>>();
-  const httpSeries = new Map<string, Histogram.Internal<string>>();
+  // Bounded like the series themselves: routes, methods, statuses and outcomes are closed sets;
+  // operation names pass through operationLabel.
+  const upstreamSeries = seriesOf(upstreamDuration);
+  const operationSeries = seriesOf(operationDuration);
+  const httpSeries = seriesOf(httpDuration);
   return {
     operationDone(operationName, operationType, seconds) {
-      const key = `${operationName} ${operationType}`;
-      let series = operationSeries.get(key);
-      if (series === undefined) {
-        series = operationDuration.labels({ operationName, operationType });
-        operationSeries.set(key, series);
-      }
-      series.observe(seconds);
+      operationSeries({ operationName, operationType }).observe(seconds);
     },
     httpDone(operationName, operationType, method, statusCode, seconds) {
-      const key = `${operationName} ${operationType} ${method} ${statusCode}`;
-      let series = httpSeries.get(key);
-      if (series === undefined) {
-        series = httpDuration.labels({ operationName, operationType, method, statusCode: String(statusCode) });
-        httpSeries.set(key, series);
-      }
-      series.observe(seconds);
+      httpSeries({ operationName, operationType, method, statusCode: String(statusCode) }).observe(seconds);
     },
     redisCommand({ command, durationMs, ok }) {
       redisDuration.observe({ command, outcome: ok ? 'ok' : 'error' }, durationMs / 1000);
@@ -179,21 +186,9 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       const status = event.status === undefined ? 'none' : String(event.status);
       // 'ok', the failure kind, or why the gateway refused the call itself.
       const outcome = event.local ?? event.failure ?? 'ok';
-      // One child per label set, looked up by a string: prom-client hashes a labels object
-      // (sorting its keys) on every observe, three times per dashboard request.
-      const key = `${event.upstream} ${event.route} ${event.method} ${status} ${outcome}`;
-      let series = upstreamSeries.get(key);
-      if (series === undefined) {
-        series = upstreamDuration.labels({
-          upstream: event.upstream,
-          route: event.route,
-          method: event.method,
-          status,
-          outcome,
-        });
-        upstreamSeries.set(key, series);
-      }
-      series.observe(event.durationMs / 1000);
+      upstreamSeries({ upstream: event.upstream, route: event.route, method: event.method, status, outcome }).observe(
+        event.durationMs / 1000,
+      );
       if (event.attempt > 0) upstreamRetries.inc({ upstream: event.upstream, route: event.route });
     },
     npmLogin(outcome) {
