@@ -25,13 +25,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { HEADERS, gatewayEnvironment, simulatorsEnvironment, upstreamEnvironment } from './environment.js';
 import { runLoad } from './load.js';
 import { cpuMs, freePort, peakRssMb, startChild, stopAll } from './procs.js';
 import { SCENARIOS, isScenarioName, requestBody } from './scenarios.js';
 import type { ScenarioName } from './scenarios.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const API_KEY = 'bench-api-key-0123456789abcdef0123456789abcdef';
 const HOST = '127.0.0.1';
 
 const { values } = parseArgs({
@@ -106,14 +106,7 @@ try {
     args: ['dist-sim/main.js'],
     cwd: ROOT,
     logDir,
-    env: {
-      SIM_HOST: HOST,
-      NPM_SIM_PORT: String(npmPort),
-      AXIS_SIM_PORT: String(axisPort),
-      NPM_SIM_USERNAME: 'admin',
-      NPM_SIM_PASSWORD: 'demo-npm-password',
-      AXIS_SIM_RW_TOKEN: 'demo-axis-rw-token',
-    },
+    env: simulatorsEnvironment(HOST, npmPort, axisPort),
     healthUrls: [`${npmUrl}/__sim/health`, `${axisUrl}/__sim/health`],
   });
   const sides = { base: baseDir, current: ROOT };
@@ -126,33 +119,22 @@ try {
       args: ['dist/main.js'],
       cwd,
       logDir,
-      // The default configuration, as `npm run bench` runs it (bench/run.ts gatewayEnvironment).
-      env: {
-        NODE_ENV: 'production',
-        PORT: String(port),
-        HOST,
-        NPM_BASE_URL: npmUrl,
-        NPM_USERNAME: 'admin',
-        NPM_PASSWORD: 'demo-npm-password',
-        AXIS_BASE_URL: axisUrl,
-        AXIS_API_TOKEN: 'demo-axis-rw-token',
-        GATEWAY_API_KEYS: `bench=admin:${API_KEY}`,
-        RATE_LIMIT_RPS: '1000000',
-        ...(side === 'current' ? currentEnv : {}),
-      },
+      // The default configuration, as `npm run bench` runs it.
+      env: gatewayEnvironment(port, HOST, upstreamEnvironment(npmUrl, axisUrl), side === 'current' ? currentEnv : {}),
       healthUrls: [`http://${HOST}:${port}/health`],
     });
     gateways[side] = { url: `http://${HOST}:${port}/graphql`, pid: child.pid };
   }
-  const headers = {
-    'content-type': 'application/json',
-    accept: 'application/graphql-response+json, application/json',
-    authorization: `Bearer ${API_KEY}`,
-  };
   const run = async (side: keyof typeof sides, op: ScenarioName, seconds: number): Promise<number> => {
     const { pid, url } = gateways[side];
     const before = cpuMs(pid);
-    const out = await runLoad({ url, body: requestBody(SCENARIOS[op]), headers, connections, durationSec: seconds });
+    const out = await runLoad({
+      url,
+      body: requestBody(SCENARIOS[op]),
+      headers: HEADERS,
+      connections,
+      durationSec: seconds,
+    });
     if (out.non2xx > 0 || out.errors > 0) throw new Error(`${side} ${op}: ${out.non2xx} non-2xx, ${out.errors} errors`);
     return ((cpuMs(pid) - before) * 1000) / out.requests;
   };

@@ -36,6 +36,7 @@ import { parseArgs } from 'node:util';
 import ts from 'typescript';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
+import { API_KEY, HEADERS, gatewayEnvironment, simulatorsEnvironment, upstreamEnvironment } from './environment.js';
 import { runLoad, stopLoad } from './load.js';
 import { summariseFile } from './profile-summary.js';
 import { clockTicksPerSecond, cpuMs, freePort, peakRssMb, rssMb, startChild, startRedis, stopAll } from './procs.js';
@@ -59,13 +60,6 @@ import { leastSquares } from './stats.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = join(ROOT, 'bench', 'results.md');
-
-// The simulators' demo credentials (simulators/config.ts defaults), passed explicitly.
-const NPM_USER = 'admin';
-const NPM_PASSWORD = 'demo-npm-password';
-const AXIS_TOKEN = 'demo-axis-rw-token';
-/** The benchmark's client key (GATEWAY_API_KEYS); sent on every request to every server. */
-const API_KEY = 'bench-api-key-0123456789abcdef0123456789abcdef';
 
 // ---------------------------------------------------------------------------
 // Settings
@@ -207,27 +201,6 @@ function buildBenchServers(): string {
   return outDir;
 }
 
-/**
- * The gateway's environment: the product defaults (info logs, metrics, client auth by API
- * key), with the rate limit on at a budget no run reaches, plus --gateway-env.
- */
-function gatewayEnvironment(
-  port: number,
-  host: string,
-  upstreamEnv: Record<string, string>,
-  extra: Record<string, string>,
-): Record<string, string> {
-  return {
-    NODE_ENV: 'production',
-    PORT: String(port),
-    HOST: host,
-    ...upstreamEnv,
-    GATEWAY_API_KEYS: `bench=admin:${API_KEY}`,
-    RATE_LIMIT_RPS: '1000000',
-    ...extra,
-  };
-}
-
 async function startBench(
   targets: readonly Target[],
   cpuProfDir: string | undefined,
@@ -257,23 +230,10 @@ async function startBench(
     args: nodeArgs('simulators', 'dist-sim/main.js'),
     cwd: ROOT,
     logDir,
-    env: {
-      SIM_HOST: host,
-      NPM_SIM_PORT: String(npmPort),
-      AXIS_SIM_PORT: String(axisPort),
-      NPM_SIM_USERNAME: NPM_USER,
-      NPM_SIM_PASSWORD: NPM_PASSWORD,
-      AXIS_SIM_RW_TOKEN: AXIS_TOKEN,
-    },
+    env: simulatorsEnvironment(host, npmPort, axisPort),
     healthUrls: [`${npmSimUrl}/__sim/health`, `${axisSimUrl}/__sim/health`],
   });
-  const upstreamEnv = {
-    NPM_BASE_URL: npmSimUrl,
-    NPM_USERNAME: NPM_USER,
-    NPM_PASSWORD: NPM_PASSWORD,
-    AXIS_BASE_URL: axisSimUrl,
-    AXIS_API_TOKEN: AXIS_TOKEN,
-  };
+  const upstreamEnv = upstreamEnvironment(npmSimUrl, axisSimUrl);
   const benchDir = targets.some((t) => t !== 'gateway') ? buildBenchServers() : '';
   const servers: Bench['servers'] = {};
   let redis: Bench['redis'];
@@ -362,12 +322,6 @@ async function setLatency(bench: Bench, ms: number): Promise<void> {
 // ---------------------------------------------------------------------------
 // One run
 // ---------------------------------------------------------------------------
-
-const HEADERS = {
-  'content-type': 'application/json',
-  accept: 'application/graphql-response+json, application/json',
-  authorization: `Bearer ${API_KEY}`,
-};
 
 /** A GraphQL answer with errors starts with `{"errors":` (graphql-js puts them first). */
 const hasData = (body: string) => body.startsWith('{"data":');
