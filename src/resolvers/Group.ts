@@ -1,33 +1,21 @@
 import type { GroupResolvers } from '../generated/resolvers-types.js';
-import type { AxisGroup } from '../upstreams/axis/types.js';
-import type { GatewayContext } from '../context.js';
-import { fullGroup, mapMaybe } from './entities.js';
+import { USER_REFS, answerRefs, fullGroup } from './entities.js';
 import { toGlobalId } from './global-id.js';
-import { selectsBeyond } from './lookahead.js';
-import { isRef } from './sources.js';
-import type { GroupSource } from './sources.js';
+import { selectedFields, selectsBeyond } from './lookahead.js';
+import { GROUP_REF_FIELDS } from './sources.js';
 
-/** What a group reference answers without a fetch. */
-export const GROUP_REF_FIELDS: ReadonlySet<string> = new Set(['id', 'nodeId', 'name', '__typename']);
-
-/** A field of the whole group: synchronous for a whole group, through the loader for a reference. */
-function field<K extends keyof AxisGroup>(key: K) {
-  return (group: GroupSource, _args: unknown, ctx: GatewayContext): AxisGroup[K] | Promise<AxisGroup[K]> =>
-    mapMaybe(fullGroup(group, ctx), (g) => g[key]);
-}
-
-function userRefs(group: AxisGroup) {
-  return group.users.map((ref) => ({ kind: 'ref' as const, id: ref.id, userName: ref.name }));
-}
-
+/**
+ * Every other field (id, name, description) reads its parent: a whole group, or a reference
+ * where the selection asks only for what a reference holds (answerRefs, in `user.groups`).
+ */
 export const Group: GroupResolvers = {
-  id: (group) => group.id,
   nodeId: (group) => toGlobalId('Group', group.id),
-  // A reference from `user.groups` already carries the name: no fetch for `groups { id name }`.
-  name: (group, args, ctx) => (isRef(group) && group.name !== null ? group.name : field('name')(group, args, ctx)),
-  description: field('description'),
   users: (group, _args, ctx, info) => {
     if (selectsBeyond(info, 'groups', GROUP_REF_FIELDS)) ctx.loaders.prefetchGroups();
-    return mapMaybe(fullGroup(group, ctx), userRefs);
+    const selected = selectedFields(info);
+    const parent = fullGroup(group, ctx);
+    return parent instanceof Promise
+      ? parent.then((p) => answerRefs(USER_REFS, p.users, selected, ctx))
+      : answerRefs(USER_REFS, parent.users, selected, ctx);
   },
 };

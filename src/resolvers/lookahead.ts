@@ -44,3 +44,19 @@ function compute(info: GraphQLResolveInfo, child: string, cheap: ReadonlySet<str
   }
   return false;
 }
+
+/**
+ * The names of the fields the field being resolved selects on its value, fragments flattened
+ * (directives are not evaluated: a guess that errs on fetching). Computed once per field of
+ * the document, like selectsBeyond.
+ */
+export function selectedFields(info: GraphQLResolveInfo): ReadonlySet<string> {
+  let names = selected.get(info.fieldNodes);
+  if (names === undefined) {
+    const own = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
+    selected.set(info.fieldNodes, (names = new Set(fieldsOf(own, info).map((f) => f.name))));
+  }
+  return names;
+}
+
+const selected = new WeakMap<GraphQLResolveInfo['fieldNodes'], ReadonlySet<string>>();

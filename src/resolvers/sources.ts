@@ -19,6 +19,12 @@ interface GroupRef {
   name: string | null;
 }
 
+/** What a user reference answers without a fetch. */
+export const USER_REF_FIELDS: ReadonlySet<string> = new Set(['id', 'nodeId', 'userName', '__typename']);
+
+/** What a group reference answers without a fetch. */
+export const GROUP_REF_FIELDS: ReadonlySet<string> = new Set(['id', 'nodeId', 'name', '__typename']);
+
 export type UserSource = AxisUser | UserRef;
 export type GroupSource = AxisGroup | GroupRef;
 export type UserPageSource = AxisPage<AxisUser>;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startChildGateway } from '../helpers/child-gateway.js';
 import type { ChildGateway, ChildStats } from '../helpers/child-gateway.js';
 import { ADMIN_KEY, codes, startStack } from '../helpers/stack.js';
@@ -102,14 +102,25 @@ function expectBounded(a: Attack): void {
 }
 
 /** The log lines (pino JSON) that name this response's request id. */
-function linesOf(gw: ChildGateway, res: GraphQLResponse): Array<Record<string, unknown>> {
+/**
+ * The child's log lines of one request that `pick` keeps, once there is one: they come over
+ * its stdout pipe, which the test may read after the HTTP answer (a loaded machine).
+ */
+async function linesOf(
+  gw: ChildGateway,
+  res: GraphQLResponse,
+  pick: (line: Record<string, unknown>) => boolean,
+): Promise<Array<Record<string, unknown>>> {
   const id = res.headers['x-request-id'];
-  return gw
-    .output()
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((line) => line['requestId'] === id);
+  const read = () =>
+    gw
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line['requestId'] === id && pick(line));
+  await vi.waitFor(() => expect(read().length).toBeGreaterThan(0), { timeout: 5_000, interval: 20 });
+  return read();
 }
 
 describe('bounded work per request: 1000 users', () => {
@@ -131,7 +142,7 @@ describe('bounded work per request: 1000 users', () => {
     expect(a.res.body.data).toBeUndefined();
     expect(a.axisCalls).toEqual({});
     expectBounded(a);
-    const refusals = linesOf(gw, a.res).filter((l) => l['limit'] === 'MAX_OPERATION_COST');
+    const refusals = await linesOf(gw, a.res, (l) => l['limit'] === 'MAX_OPERATION_COST');
     expect(refusals).toEqual([
       expect.objectContaining({
         msg: 'request refused',
@@ -216,7 +227,7 @@ describe('bounded work per request: 3000 users', () => {
     expect(a.axisCalls['users.list'] ?? 0).toBeLessThanOrEqual(4);
     expect(Object.values(a.axisCalls).reduce((n, c) => n + c, 0)).toBeLessThanOrEqual(5);
     expectBounded(a);
-    const stopped = linesOf(gw, a.res).filter((l) => l['reason'] === 'request_budget');
+    const stopped = await linesOf(gw, a.res, (l) => l['reason'] === 'request_budget');
     expect(stopped).toEqual([
       expect.objectContaining({
         msg: 'request refused',

@@ -2,9 +2,8 @@ import { makeExecutableSchema } from '@graphql-tools/schema';
 import { executeSync, parse } from 'graphql';
 import type { GraphQLResolveInfo } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { GROUP_REF_FIELDS } from '../../src/resolvers/Group.js';
 import { selectsBeyond } from '../../src/resolvers/lookahead.js';
-import { USER_REF_FIELDS } from '../../src/resolvers/User.js';
+import { GROUP_REF_FIELDS, USER_REF_FIELDS } from '../../src/resolvers/sources.js';
 
 /**
  * selectsBeyond decides, inside `user.groups` (or `group.users`), whether the next level
