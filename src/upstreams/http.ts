@@ -4,7 +4,6 @@ import type { BulkheadPolicy, CircuitBreakerPolicy } from 'cockatiel';
 import type { Context } from '@opentelemetry/api';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
-import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { RequestBudget } from '../request-budget.js';
 import type { Tracing } from '../tracing.js';
@@ -16,6 +15,7 @@ import type { Attempt, UpstreamCallEvent } from './instrumentation.js';
 import { parseRetryAfter, retryDelay } from './retry-policy.js';
 import type { RetryOptions } from './retry-policy.js';
 import { UpstreamError } from './upstream-error.js';
+import type { WireSchema } from './wire.js';
 import type { UpstreamName } from './upstream-error.js';
 import { SecretSet, secretsInBody, secretsInHeaders, withoutSecrets } from '../secrecy.js';
 
@@ -146,7 +146,7 @@ export interface UpstreamRequest<T> {
   headers?: Record<string, string>;
   body?: unknown;
   /** Schema of a success body; omit for routes that answer with no body (204). */
-  schema?: z.ZodType<T>;
+  schema?: WireSchema<T>;
   call?: CallContext | undefined;
 }
 
