@@ -2,7 +2,7 @@ import { Ajv } from 'ajv';
 import type { SchemaObject } from 'ajv';
 
 /** Where a success body did not have the expected shape: a path and a kind, never a value (it may be personal data). */
-export interface WireIssue {
+interface WireIssue {
   readonly path: ReadonlyArray<PropertyKey>;
   readonly code: string;
 }
