@@ -3,18 +3,9 @@ import type { GatewayContext } from '../../src/context.js';
 import { ENTITIES_PER_TURN, RequestBudget } from '../../src/request-budget.js';
 import { GROUP_REFS, USER_REFS, answerRefs } from '../../src/resolvers/entities.js';
 import type { AxisGroup, AxisRef, AxisUser } from '../../src/upstreams/axis/types.js';
+import { axisUser } from '../helpers/axis-fixtures.js';
 
-const user = (id: string): AxisUser => ({
-  id,
-  userName: `name-${id}`,
-  email: `${id}@example.com`,
-  firstName: 'F',
-  lastName: 'L',
-  enabled: true,
-  expiration: null,
-  hasSshPrivateKey: false,
-  groups: [],
-});
+const user = axisUser;
 
 /** A context whose loaders hold `held` and load the rest (null: gone), counting the loads. */
 function contextWith(held: AxisUser[], tenant: AxisUser[], budget?: RequestBudget) {

@@ -4,20 +4,11 @@ import { createAxisSource, createLoaders, createNpmSource } from '../../src/load
 import { ENTITIES_PER_TURN, RequestBudget } from '../../src/request-budget.js';
 import type { AxisClient } from '../../src/upstreams/axis/client.js';
 import type { AxisGroup, AxisPage, AxisUser, AxisUserWrite } from '../../src/upstreams/axis/types.js';
+import { axisUser } from '../helpers/axis-fixtures.js';
 import type { NpmClient } from '../../src/upstreams/npm/client.js';
 import type { AzureAccount } from '../../src/upstreams/npm/types.js';
 
-const user = (id: string): AxisUser => ({
-  id,
-  userName: `user-${id}`,
-  email: `${id}@example.com`,
-  firstName: 'F',
-  lastName: 'L',
-  enabled: true,
-  expiration: null,
-  hasSshPrivateKey: false,
-  groups: [],
-});
+const user = axisUser;
 
 /** Hand-written stand-ins for the two clients that record every call and answer by id. */
 function fakeClients() {
