@@ -31,10 +31,13 @@ export function checkedWire<W, T>(schema: SchemaObject, map: (wire: W) => T | Ma
   return {
     safeParse(value) {
       if (!validate(value)) {
-        const issues = (validate.errors ?? []).map((e) => ({
-          path: e.instancePath === '' ? [] : e.instancePath.slice(1).split('/'),
-          code: e.keyword,
-        }));
+        const issues = (validate.errors ?? []).map((e) => {
+          const path: PropertyKey[] = e.instancePath === '' ? [] : e.instancePath.slice(1).split('/');
+          // A missing field is reported on its object: name the field, as zod's issues did.
+          const missing = (e.params as { missingProperty?: unknown }).missingProperty;
+          if (e.keyword === 'required' && typeof missing === 'string') path.push(missing);
+          return { path, code: e.keyword };
+        });
         return { success: false, error: { issues } };
       }
       const data = map(value);

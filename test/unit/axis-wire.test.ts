@@ -63,9 +63,12 @@ describe('Axis wire bodies: checked in place, mapped once', () => {
     expect(axisUserWire.safeParse({ ...wireUser, id: '' })).toMatchObject({ success: false });
     expect(axisUserWire.safeParse({ ...wireUser, userName: undefined })).toMatchObject({
       success: false,
-      error: { issues: [{ path: [], code: 'required' }] },
+      error: { issues: [{ path: ['userName'], code: 'required' }] },
     });
     expect(axisUserPageWire.safeParse({ ...page([]), totalRecords: 1.5 })).toMatchObject({ success: false });
+    expect(axisUserPageWire.safeParse({ pageNumber: 1, data: [] })).toMatchObject({
+      error: { issues: [{ path: ['pageSize'], code: 'required' }] },
+    });
     expect(axisGroupWire.safeParse('not an object')).toMatchObject({ success: false });
     expect(JSON.stringify(wrong)).not.toContain('42');
   });
