@@ -6,6 +6,9 @@
 import autocannon from 'autocannon';
 import { Samples, percentileOfSorted } from './stats.js';
 
+/** A GraphQL answer with errors starts with `{"errors":` (graphql-js puts them first). */
+export const hasData = (body: string): boolean => body.startsWith('{"data":');
+
 export interface LoadOptions {
   url: string;
   body: string;

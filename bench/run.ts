@@ -37,7 +37,7 @@ import ts from 'typescript';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { API_KEY, HEADERS, gatewayEnvironment, simulatorsEnvironment, upstreamEnvironment } from './environment.js';
-import { runLoad, stopLoad } from './load.js';
+import { hasData, runLoad, stopLoad } from './load.js';
 import { summariseFile } from './profile-summary.js';
 import { clockTicksPerSecond, cpuMs, freePort, peakRssMb, rssMb, startChild, startRedis, stopAll } from './procs.js';
 import type { Child } from './procs.js';
@@ -322,9 +322,6 @@ async function setLatency(bench: Bench, ms: number): Promise<void> {
 // ---------------------------------------------------------------------------
 // One run
 // ---------------------------------------------------------------------------
-
-/** A GraphQL answer with errors starts with `{"errors":` (graphql-js puts them first). */
-const hasData = (body: string) => body.startsWith('{"data":');
 
 /** Calls and microseconds per command the bench's redis-server has run so far (INFO commandstats). */
 async function redisCommands(bench: Bench): Promise<Map<string, { calls: number; usec: number }> | undefined> {
