@@ -39,7 +39,7 @@ function errorCode(err: unknown): string | undefined {
 /** How an attempt's signal ended: its own deadline, or the request stopping it (attempt-signal.ts). */
 export interface AttemptEnd {
   readonly timedOut: boolean;
-  readonly signal: AbortSignal;
+  readonly signal: { readonly aborted: boolean };
 }
 
 /** A request that got no usable answer. */

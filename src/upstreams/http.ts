@@ -260,7 +260,7 @@ export class UpstreamHttp {
         : undefined;
     try {
       if (ends === undefined) throw new UpstreamError('timeout', this.upstream, { local: 'deadline', notSent: true });
-      const signal = ends.signal;
+      const signal = ends.signal.asSignal();
       const call = () =>
         this.bulkhead.execute(() => this.breaker.execute(() => this.send(req, ends, (s) => (status = s), a)), signal);
       // Within the request's own share first, so one request never holds the whole bulkhead.
@@ -303,7 +303,7 @@ export class UpstreamHttp {
         path: this.basePath + req.path + search,
         headers,
         body,
-        signal: ends.signal,
+        signal: ends.signal.asSignal(),
       });
       status = res.statusCode;
       onStatus(status);

@@ -1,4 +1,8 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { AbortScope, AttemptSignal } from '../../src/upstreams/attempt-signal.js';
 
@@ -70,5 +74,36 @@ describe('an upstream attempt signal', () => {
     scope.endAll('over');
     expect([write.signal.reason, laterWrite.signal.reason]).toEqual(['over', 'over']);
     for (const a of [read, write, laterWrite]) a.dispose();
+  });
+
+  it('is a signal undici takes: an abort ends a request in flight with its reason, a finished one lets go', async () => {
+    // A real undici Pool against a loopback server: /slow never answers, /fast does.
+    const server = createServer((req, res) => {
+      if (req.url === '/fast') res.end('ok');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const pool = new Pool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      const fast = new AttemptSignal(10_000, []);
+      const res = await pool.request({ method: 'GET', path: '/fast', signal: fast.signal.asSignal() });
+      expect(await res.body.text()).toBe('ok');
+      // undici removes its listener when the answer's stream closes: nothing is left to call.
+      await sleep(10);
+      expect(Reflect.get(fast.signal, 'listeners') ?? []).toHaveLength(0);
+      fast.abort(new Error('late'));
+      fast.dispose();
+
+      const slow = new AttemptSignal(10_000, []);
+      const pending = pool.request({ method: 'GET', path: '/slow', signal: slow.signal.asSignal() });
+      await sleep(20);
+      const reason = new Error('over budget');
+      slow.abort(reason);
+      await expect(pending).rejects.toBe(reason);
+    } finally {
+      await pool.destroy();
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });
