@@ -1,11 +1,10 @@
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { ExecutionResult, GraphQLError } from 'graphql';
-import type { FetchAPI, YogaLogger } from 'graphql-yoga';
+import type { ExecutionResult } from 'graphql';
+import type { FetchAPI } from 'graphql-yoga';
 import type { Gateway } from '../gateway.js';
 import { LeanRequest, LeanResponse } from './lean-request.js';
+import { createLeanOperation, handleError, isThenable } from './lean-operation.js';
+import type { YogaOperationInternals } from './lean-operation.js';
 
 /**
  * The lean HTTP front (issue 14): the common request, a `POST /graphql` of JSON answered as
@@ -13,8 +12,9 @@ import { LeanRequest, LeanResponse } from './lean-request.js';
  * stream per request, no copy of the body through streams), and everything else goes to
  * Yoga unchanged. It is not a second server: it runs Yoga's own request pipeline, in Yoga's
  * order, over the very hooks Yoga registered (every plugin's onRequest; the onRequestParse
- * hooks and the parser they set, Yoga's JSON one; the onParams hooks and Yoga's own
- * handleParams, the enveloped parse/validate/context/execute; the onExecutionResult and
+ * hooks and the parser they set, Yoga's JSON one; the onParams hooks and Yoga's
+ * handleParams, the enveloped parse/validate/context and envelop's execute hooks
+ * (lean-operation.ts); the onExecutionResult and
  * onResultProcess hooks and the processor they choose, Yoga's JSON one; every onResponse
  * hook), stepping through each list as Yoga's server.js does, handing
  * them lightweight objects over node's request and response (lean-request.ts). So every
@@ -65,33 +65,20 @@ type Result = ExecutionResult | AsyncIterable<ExecutionResult> | ExecutionResult
 type AnyResponse = LeanResponse | Response;
 
 /** What Yoga keeps on its instance (private in its typings) and this front runs. */
-interface YogaInternals {
-  plugins: Array<Record<string, unknown> | undefined | false>;
+interface YogaInternals extends YogaOperationInternals {
   onRequestParseHooks: Hook[];
   onParamsHooks: Hook[];
   onExecutionResultHooks: Hook[];
   onResultProcessHooks: Hook[];
-  maskedErrorsOpts: unknown;
-  logger: YogaLogger;
   fetchAPI: FetchAPI;
-  /** Runs the enveloped parse, validate, context and execute (or subscribe) for one request's params. */
-  handleParams(payload: { request: unknown; params: unknown; context: unknown }): Promise<Result> | Result;
 }
+
+/** Runs the enveloped parse, validate, context and execute (or subscribe) for one request's params. */
+type ParamsHandler = (payload: { request: unknown; params: unknown; context: unknown }) => Promise<Result> | Result;
 
 /** A request parser set by an onRequestParse hook (Yoga's JSON one, or the guard's wrapper of it). */
 type RequestParser = (request: unknown) => unknown;
 type ResultProcessor = (result: Result, fetchAPI: FetchAPI, acceptedMediaType: string) => unknown;
-
-// Yoga's own error handling, from the installed graphql-yoga (pinned): its package exports
-// only its index, which does not re-export it.
-const yogaEsm = join(dirname(createRequire(import.meta.url).resolve('graphql-yoga/package.json')), 'esm');
-const { handleError } = (await import(pathToFileURL(join(yogaEsm, 'error.js')).href)) as {
-  handleError(error: unknown, maskedErrorsOpts: unknown, logger: YogaLogger): GraphQLError[];
-};
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
-}
 
 /** Writes a response built by a hook with Yoga's Fetch API (rare on this path: e.g. an early refusal). */
 async function sendFetchResponse(response: Response, res: ServerResponse): Promise<void> {
@@ -135,7 +122,7 @@ function createLeanFront(gateway: Gateway): FrontListener {
     !Array.isArray(yoga.onParamsHooks) ||
     !Array.isArray(yoga.onExecutionResultHooks) ||
     !Array.isArray(yoga.onResultProcessHooks) ||
-    typeof yoga.handleParams !== 'function' ||
+    typeof yoga.getEnveloped !== 'function' ||
     typeof handleError !== 'function'
   ) {
     throw new Error(
@@ -155,6 +142,8 @@ function createLeanFront(gateway: Gateway): FrontListener {
   }
   // Yoga's result processors build their Response with this: the JSON answer stays a string.
   const fetchAPI = Object.assign(Object.create(yoga.fetchAPI) as FetchAPI, { Response: LeanResponse });
+  // Yoga's handleParams, with envelop's execute step as plain loops (lean-operation.ts).
+  const handleParams = createLeanOperation(yoga) as ParamsHandler;
   const waitUntil = (promise: unknown) => {
     if (isThenable(promise)) promise.then(undefined, (err: unknown) => yoga.logger.error(err));
   };
@@ -218,7 +207,7 @@ function createLeanFront(gateway: Gateway): FrontListener {
   /** Yoga's getResultForParams: the onParams hooks, the operation, then the onExecutionResult hooks. */
   async function resultForParams(params: unknown, request: LeanRequest, context: unknown): Promise<Result> {
     let result: Result;
-    let paramsHandler: YogaInternals['handleParams'] = yoga.handleParams;
+    let paramsHandler: ParamsHandler = handleParams;
     for (const hook of yoga.onParamsHooks) {
       const out = hook({
         params,
@@ -227,7 +216,7 @@ function createLeanFront(gateway: Gateway): FrontListener {
           params = next;
         },
         paramsHandler,
-        setParamsHandler(next: YogaInternals['handleParams']) {
+        setParamsHandler(next: ParamsHandler) {
           paramsHandler = next;
         },
         setResult(next: Result) {

@@ -1,0 +1,255 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { getOperationAST } from 'graphql';
+import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLError, GraphQLSchema } from 'graphql';
+import { finalAsyncIterator, isAsyncIterable, mapAsyncIterator } from '@envelop/core';
+import type { YogaLogger } from 'graphql-yoga';
+
+/**
+ * The operation of one lean-front request: Yoga's handleParams and processRequest, with
+ * envelop's execute step run as plain loops over the very onExecute hooks envelop collected
+ * (lean-front.ts runs Yoga's own hook lists the same way). Parse, validate, the context and
+ * subscribe stay envelop's own, from `getEnveloped` as Yoga calls it.
+ *
+ * Envelop steps through its onExecute hooks, and then their onExecuteDone hooks, with its
+ * promise helpers: each hook call allocates an iterator step, three closures and a pair of
+ * fake promises, so with the gateway's dozen hooks that was a fifth of all bytes allocated
+ * under `azureStatus { state }`. Here a hook that answers synchronously costs a call; the
+ * loop waits only for a hook that returns a thenable. The order, the payloads and their
+ * setters are envelop's (orchestrator.js, `customExecute`), so every plugin sees what it
+ * sees under Yoga; the integration suite runs on both fronts to keep it so.
+ */
+
+type Hook = (payload: Record<string, unknown>) => unknown;
+type Result = ExecutionResult | AsyncIterable<ExecutionResult>;
+type ExecuteFn = (args: ExecutionArgs) => Result | PromiseLike<Result>;
+
+interface OnExecuteDone {
+  onExecuteDone?: Hook;
+}
+interface OnStream {
+  onNext?: Hook;
+  onEnd?: () => void;
+}
+
+/** What `getEnveloped(context)` hands Yoga for one request. */
+interface Enveloped {
+  parse(source: string): DocumentNode;
+  validate(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[];
+  contextFactory(): unknown;
+  subscribe(args: ExecutionArgs): unknown;
+  schema: GraphQLSchema;
+}
+
+/** The parts of Yoga's instance (private in its typings) this module runs. */
+export interface YogaOperationInternals {
+  plugins: Array<Record<string, unknown> | undefined | false>;
+  getEnveloped(context: unknown): Enveloped;
+  maskedErrorsOpts: unknown;
+  logger: YogaLogger;
+}
+
+// Yoga's own error handling, from the installed graphql-yoga (pinned): its package exports
+// only its index, which does not re-export it.
+const yogaEsm = join(dirname(createRequire(import.meta.url).resolve('graphql-yoga/package.json')), 'esm');
+export const { handleError } = (await import(pathToFileURL(join(yogaEsm, 'error.js')).href)) as {
+  handleError(error: unknown, maskedErrorsOpts: unknown, logger: YogaLogger): GraphQLError[];
+};
+
+interface Params {
+  query?: string;
+  operationName?: string;
+  variables?: Record<string, unknown>;
+}
+
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function noExecute(): never {
+  throw new Error('No `execute` function found! Register it using "useEngine" plugin.');
+}
+
+/**
+ * Calls `call` on `hooks[from..]` in order, collecting truthy answers into `into`, until
+ * `stopped()` says to end; synchronous unless a hook returns a thenable (iterateAsync's semantics).
+ */
+function eachHook<H>(
+  hooks: readonly H[],
+  from: number,
+  call: (hook: H) => unknown,
+  into: unknown[] | undefined,
+  stopped: () => boolean,
+): void | Promise<void> {
+  for (let i = from; i < hooks.length; i++) {
+    const out = call(hooks[i]!);
+    if (isThenable(out)) {
+      return Promise.resolve(out).then((answer) => {
+        if (answer) into?.push(answer);
+        if (stopped()) return;
+        return eachHook(hooks, i + 1, call, into, stopped);
+      });
+    }
+    if (out) into?.push(out);
+    if (stopped()) return;
+  }
+}
+
+const never = () => false;
+
+/** Envelop's execute (orchestrator.js `customExecute`) over `onExecuteHooks`, as plain loops. */
+function createExecute(onExecuteHooks: readonly Hook[]): (args: ExecutionArgs) => Result | Promise<Result> {
+  return (args) => {
+    let executeFn: ExecuteFn = noExecute;
+    let result: Result | undefined;
+    let stop = false;
+    const afterCalls: OnExecuteDone[] = [];
+    const context = (args.contextValue ?? {}) as Record<string, unknown>;
+    const payload = (): Record<string, unknown> => ({
+      executeFn,
+      setExecuteFn(next: ExecuteFn) {
+        executeFn = next;
+      },
+      setResultAndStopExecution(stopResult: Result) {
+        result = stopResult;
+        stop = true;
+      },
+      context,
+      extendContext(extension: unknown) {
+        if (typeof extension === 'object') Object.assign(context, extension);
+        else
+          throw new Error(
+            `Invalid context extension provided! Expected "object", got: "${JSON.stringify(extension)}" (${typeof extension})`,
+          );
+      },
+      args,
+    });
+    const run = (): Result | Promise<Result> => {
+      const executed = result || executeFn({ ...args, contextValue: context });
+      return isThenable(executed) ? Promise.resolve(executed).then(done) : done(executed);
+    };
+    const done = (executed: Result): Result | Promise<Result> => {
+      result = executed;
+      const afterDone: OnStream[] = [];
+      const setResult = (next: Result) => {
+        result = next;
+      };
+      const waited = eachHook(
+        afterCalls,
+        0,
+        (after) => after.onExecuteDone?.({ args, result, setResult }),
+        afterDone,
+        never,
+      );
+      return waited === undefined ? streamed(afterDone) : waited.then(() => streamed(afterDone));
+    };
+    const streamed = (afterDone: readonly OnStream[]): Result => {
+      let out = result!;
+      if (afterDone.length === 0 || !isAsyncIterable(out)) return out;
+      const onNext: Hook[] = [];
+      const onEnd: Array<() => void> = [];
+      for (const hooks of afterDone) {
+        if (hooks.onNext) onNext.push(hooks.onNext);
+        if (hooks.onEnd) onEnd.push(hooks.onEnd);
+      }
+      if (onNext.length > 0) {
+        out = mapAsyncIterator(out, async (value: ExecutionResult) => {
+          let next = value;
+          for (const hook of onNext) {
+            await hook({
+              args,
+              result: next,
+              setResult(replaced: ExecutionResult) {
+                next = replaced;
+              },
+            });
+          }
+          return next;
+        }) as AsyncIterable<ExecutionResult>;
+      }
+      if (onEnd.length > 0) {
+        out = finalAsyncIterator(out, () => {
+          for (const hook of onEnd) hook();
+        }) as AsyncIterable<ExecutionResult>;
+      }
+      return out;
+    };
+    const waited = eachHook(
+      onExecuteHooks,
+      0,
+      (hook) => hook(payload()),
+      afterCalls,
+      () => stop,
+    );
+    return waited === undefined ? run() : waited.then(run);
+  };
+}
+
+/**
+ * Yoga's handleParams for the lean front: the same steps, errors and stream handling, with
+ * envelop's execute replaced by the plain loops above.
+ */
+export function createLeanOperation(
+  yoga: YogaOperationInternals,
+): (payload: { request: unknown; params: unknown; context: unknown }) => unknown {
+  const onExecuteHooks: Hook[] = [];
+  for (const plugin of yoga.plugins) {
+    if (plugin && typeof plugin['onExecute'] === 'function') onExecuteHooks.push(plugin['onExecute'] as Hook);
+  }
+  const execute = createExecute(onExecuteHooks);
+  const failed = (error: unknown): ExecutionResult => ({
+    errors: handleError(error, yoga.maskedErrorsOpts, yoga.logger),
+  });
+  const processed = (result: unknown): unknown => {
+    yoga.logger.debug('Processing GraphQL Parameters done.');
+    if (!isAsyncIterable(result)) return result;
+    return mapAsyncIterator(
+      result,
+      (value: unknown) => value,
+      (error: unknown) => {
+        if ((error as { name?: unknown } | null)?.name === 'AbortError') {
+          yoga.logger.debug('Request aborted');
+          throw error;
+        }
+        return failed(error);
+      },
+    );
+  };
+
+  /** Yoga's processRequest (process-request.js), with this module's execute. */
+  const processRequest = (params: Params, enveloped: Enveloped): unknown => {
+    const document = enveloped.parse(params.query!);
+    const errors = enveloped.validate(enveloped.schema, document);
+    if (errors.length > 0) return { errors };
+    const withContext = (contextValue: unknown) => {
+      const args: ExecutionArgs = {
+        schema: enveloped.schema,
+        document,
+        contextValue,
+        variableValues: params.variables,
+        operationName: params.operationName,
+      };
+      const operation = getOperationAST(document, params.operationName);
+      return operation?.operation === 'subscription' ? enveloped.subscribe(args) : execute(args);
+    };
+    const contextValue = enveloped.contextFactory();
+    return isThenable(contextValue) ? Promise.resolve(contextValue).then(withContext) : withContext(contextValue);
+  };
+
+  return ({ request, params, context }) => {
+    const ctx = context as Record<string, unknown>;
+    if (ctx['request'] !== request) ctx['request'] = request;
+    ctx['params'] = params;
+    let result: unknown;
+    try {
+      const enveloped = yoga.getEnveloped(ctx);
+      yoga.logger.debug('Processing GraphQL Parameters');
+      result = processRequest(params as Params, enveloped);
+    } catch (error) {
+      return failed(error);
+    }
+    if (isThenable(result)) return Promise.resolve(result).then(processed, failed);
+    return processed(result);
+  };
+}
