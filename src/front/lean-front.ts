@@ -159,22 +159,25 @@ function createLeanFront(gateway: Gateway): FrontListener {
   ): Promise<{ response: AnyResponse } | { params: unknown }> {
     let requestParser: RequestParser | undefined;
     let response: AnyResponse | undefined;
+    let ended = false;
     const parseDone: Hook[] = [];
+    // The setters are made once per request, not once per hook (each hook still gets its own payload).
+    const setRequestParser = (parser: RequestParser) => {
+      requestParser = parser;
+    };
+    const endResponse = (next: AnyResponse) => {
+      response = next;
+      ended = true;
+    };
     for (const hook of yoga.onRequestParseHooks) {
-      let ended = false;
       let out = hook({
         request,
         // The lean front takes exactly `/graphql`, no query string: what every hook reads of it.
         url: GRAPHQL_URL,
         requestParser,
         serverContext,
-        setRequestParser(parser: RequestParser) {
-          requestParser = parser;
-        },
-        endResponse(next: AnyResponse) {
-          response = next;
-          ended = true;
-        },
+        setRequestParser,
+        endResponse,
         fetchAPI: yoga.fetchAPI,
       });
       if (isThenable(out)) out = await out;
@@ -208,20 +211,23 @@ function createLeanFront(gateway: Gateway): FrontListener {
   async function resultForParams(params: unknown, request: LeanRequest, context: unknown): Promise<Result> {
     let result: Result;
     let paramsHandler: ParamsHandler = handleParams;
+    const setParams = (next: unknown) => {
+      params = next;
+    };
+    const setParamsHandler = (next: ParamsHandler) => {
+      paramsHandler = next;
+    };
+    const setResult = (next: Result) => {
+      result = next;
+    };
     for (const hook of yoga.onParamsHooks) {
       const out = hook({
         params,
         request,
-        setParams(next: unknown) {
-          params = next;
-        },
+        setParams,
         paramsHandler,
-        setParamsHandler(next: ParamsHandler) {
-          paramsHandler = next;
-        },
-        setResult(next: Result) {
-          result = next;
-        },
+        setParamsHandler,
+        setResult,
         fetchAPI: yoga.fetchAPI,
         context,
       });
@@ -229,14 +235,7 @@ function createLeanFront(gateway: Gateway): FrontListener {
     }
     result ||= await paramsHandler({ request, params, context });
     for (const hook of yoga.onExecutionResultHooks) {
-      const out = hook({
-        result,
-        setResult(next: Result) {
-          result = next;
-        },
-        request,
-        context,
-      });
+      const out = hook({ result, setResult, request, context });
       if (isThenable(out)) await out;
     }
     return result;
@@ -251,19 +250,21 @@ function createLeanFront(gateway: Gateway): FrontListener {
     let resultProcessor: ResultProcessor | undefined;
     const acceptableMediaTypes: string[] = [];
     let acceptedMediaType = '*/*';
+    const setResult = (next: Result) => {
+      result = next;
+    };
+    const setResultProcessor = (next: ResultProcessor, mediaType: string) => {
+      resultProcessor = next;
+      acceptedMediaType = mediaType;
+    };
     for (const hook of yoga.onResultProcessHooks) {
       const out = hook({
         request,
         acceptableMediaTypes,
         result,
-        setResult(next: Result) {
-          result = next;
-        },
+        setResult,
         resultProcessor,
-        setResultProcessor(next: ResultProcessor, mediaType: string) {
-          resultProcessor = next;
-          acceptedMediaType = mediaType;
-        },
+        setResultProcessor,
         serverContext,
       });
       if (isThenable(out)) await out;
@@ -296,26 +297,32 @@ function createLeanFront(gateway: Gateway): FrontListener {
     const serverContext: Record<string, unknown> = { req, res, waitUntil };
     let response: AnyResponse | undefined;
     let requestHandler: (request: LeanRequest, ctx: Record<string, unknown>) => Promise<AnyResponse> = handle;
+    let ended = false;
+    const setRequest = (next: unknown) => {
+      request = next;
+    };
+    const setRequestHandler = (next: typeof requestHandler) => {
+      requestHandler = next;
+    };
+    const endResponse = (next: AnyResponse | undefined) => {
+      response = next;
+      if (next !== undefined) ended = true;
+    };
+    const setResponse = (next: AnyResponse) => {
+      response = next;
+    };
     try {
       for (const hook of onRequestHooks) {
-        let ended = false;
         const done = hook({
           request,
-          setRequest(next: unknown) {
-            request = next;
-          },
+          setRequest,
           serverContext,
           fetchAPI,
           // The lean front takes exactly `/graphql`, no query string: what every hook reads of it.
           url: GRAPHQL_URL,
           requestHandler,
-          setRequestHandler(next: typeof requestHandler) {
-            requestHandler = next;
-          },
-          endResponse(next: AnyResponse | undefined) {
-            response = next;
-            if (next !== undefined) ended = true;
-          },
+          setRequestHandler,
+          endResponse,
         });
         if (isThenable(done)) await done;
         if (ended) break;
@@ -326,9 +333,7 @@ function createLeanFront(gateway: Gateway): FrontListener {
           request,
           response,
           serverContext,
-          setResponse(next: AnyResponse) {
-            response = next;
-          },
+          setResponse,
           fetchAPI,
         });
         if (isThenable(done)) await done;

@@ -106,23 +106,27 @@ function createExecute(onExecuteHooks: readonly Hook[]): (args: ExecutionArgs) =
     let stop = false;
     const afterCalls: OnExecuteDone[] = [];
     const context = (args.contextValue ?? {}) as Record<string, unknown>;
+    // The setters are made once per request; each hook gets its own payload, as under envelop.
+    const setExecuteFn = (next: ExecuteFn) => {
+      executeFn = next;
+    };
+    const setResultAndStopExecution = (stopResult: Result) => {
+      result = stopResult;
+      stop = true;
+    };
+    const extendContext = (extension: unknown) => {
+      if (typeof extension === 'object') Object.assign(context, extension);
+      else
+        throw new Error(
+          `Invalid context extension provided! Expected "object", got: "${JSON.stringify(extension)}" (${typeof extension})`,
+        );
+    };
     const payload = (): Record<string, unknown> => ({
       executeFn,
-      setExecuteFn(next: ExecuteFn) {
-        executeFn = next;
-      },
-      setResultAndStopExecution(stopResult: Result) {
-        result = stopResult;
-        stop = true;
-      },
+      setExecuteFn,
+      setResultAndStopExecution,
       context,
-      extendContext(extension: unknown) {
-        if (typeof extension === 'object') Object.assign(context, extension);
-        else
-          throw new Error(
-            `Invalid context extension provided! Expected "object", got: "${JSON.stringify(extension)}" (${typeof extension})`,
-          );
-      },
+      extendContext,
       args,
     });
     const run = (): Result | Promise<Result> => {
