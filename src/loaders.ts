@@ -180,9 +180,15 @@ class Collection<T extends { id: string }> {
     return page;
   }
 
+  /**
+   * Holds `items` as this request's copies. A load of a held id is answered from `held` by
+   * batch(), without a call: priming the DataLoader too would cost a settled promise and a
+   * cache entry per entity of every page (3000 of them for a tenant's full listing), most
+   * never loaded. Its cached entry for the id, from before, is dropped.
+   */
   prime(items: Iterable<T>): void {
     for (const item of items) {
-      this.loader.clear(item.id).prime(item.id, item);
+      this.loader.clear(item.id);
       this.held.set(item.id, item);
     }
   }
@@ -219,13 +225,19 @@ class Collection<T extends { id: string }> {
    * A failed GET rejects its own promise, which DataLoader passes on as that id's error.
    */
   private async batch(ids: readonly string[]): Promise<Array<T | null | Error>> {
+    // Entities held (primed) when the batch starts answer as they are; only the others are read.
+    const heldAtStart = ids.map((id) => this.held.get(id));
+    const unheld = ids.filter((_, i) => heldAtStart[i] === undefined);
+    if (unheld.length === 0) return heldAtStart as T[];
     let listing: Listing<T> | undefined;
     try {
-      listing = await this.listingFor(ids);
+      listing = await this.listingFor(unheld);
     } catch (err) {
-      return ids.map((id) => this.failed(id, err));
+      return ids.map((id, i) => heldAtStart[i] ?? this.failed(id, err));
     }
-    const results = ids.map((id): T | null | Promise<T | null> => {
+    const results = ids.map((id, i): T | null | Promise<T | null> => {
+      const held = heldAtStart[i];
+      if (held !== undefined) return held;
       const found = listing?.byId.get(id);
       if (found !== undefined) return this.pace(found);
       if (listing?.complete) return null;

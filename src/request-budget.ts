@@ -62,6 +62,8 @@ export const ENTITIES_PER_TURN = 500;
  * each) is all completed in one microtask drain: hundreds of milliseconds in which no other
  * caller is answered.
  */
+const identity = <T>(value: T): T => value;
+
 class Pacer {
   private credit = ENTITIES_PER_TURN;
   /** Waiting values in arrival order; `head` is the next to go (no O(n) shift on a queue of thousands). */
@@ -168,15 +170,19 @@ export class RequestBudget {
    */
   admit<T>(list: readonly T[]): readonly T[] | Promise<readonly T[]> {
     if (!this.chargeEntities(list.length)) return [];
-    return this.pacer.pace(list, list.length, (value) => (this.breach === undefined ? value : []));
+    return this.pacer.pace(list, list.length, this.unlessBreached as (value: readonly T[]) => readonly T[]);
   }
+
+  /** What a paced list settles to: itself, or nothing once the request is over budget (one closure per request, not per list). */
+  private readonly unlessBreached = (list: readonly unknown[]): readonly unknown[] =>
+    this.breach === undefined ? list : [];
 
   /**
    * A value that unblocks about `weight` entities of work (a loaded user whose fields are
    * then completed), paced like admit(): at once while this turn has room, else a turn later.
    */
   pace<T>(value: T, weight = 1): T | Promise<T> {
-    return this.pacer.pace(value, weight, (v) => v);
+    return this.pacer.pace(value, weight, identity);
   }
 
   /**

@@ -99,6 +99,17 @@ describe('createLoaders', () => {
     expect(calls).toEqual(['users:1']);
   });
 
+  it('answers a load with the newest copy it holds: a page read after a GET replaces the GET', async () => {
+    const { npm, axis, calls } = fakeClients();
+    const { loaders } = createLoaders({ npm, axis }, {});
+    const fetched = await loaders.userById.load('a');
+    const page = await loaders.userPage({ pageNumber: 1, pageSize: 2 });
+    const again = await loaders.userById.load('a');
+    expect(again).toBe(page.data[0]);
+    expect(again).not.toBe(fetched);
+    expect(calls).toEqual(['user:a', 'users:1']);
+  });
+
   it('after a write holds only the user it returned, and after a delete nothing', async () => {
     const { npm, axis, calls } = fakeClients();
     const { loaders, hooks } = createLoaders({ npm, axis }, {});
