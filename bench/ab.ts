@@ -7,7 +7,11 @@
  * two separate bench runs cannot show a 5% change; two runs a few seconds apart can.
  *
  * Reports, per op, each side's CPU per request (whole process, /proc) as the median over
- * the rounds, and the median of the per-round ratios (current / base) with its range.
+ * the rounds, and the median of the per-round ratios (current / base) with its range; and
+ * each side's young-generation collections per 1000 requests (both run under `--trace-gc`,
+ * its lines counted in their logs). That count follows the bytes allocated per request and
+ * hardly moves with the machine's speed, so it shows an allocation change that CPU figures
+ * a few percent apart cannot.
  * The base is built in a temporary git worktree, with this checkout's node_modules linked in
  * when the two lockfiles agree, else with an `npm ci` of its own.
  *
@@ -20,7 +24,7 @@
  *                       with `--base HEAD` it prices a setting (e.g. NODE_OPTIONS=--max-semi-space-size=32)
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,6 +78,33 @@ function sameLockfile(rev: string): boolean {
   }
 }
 
+/**
+ * Young-generation collections (Scavenge lines of `--trace-gc`) written to a log since the
+ * counter's last call: each call reads only what was appended since.
+ */
+function scavengeCounter(logFile: string): () => number {
+  let offset = 0;
+  let carry = '';
+  return () => {
+    const fd = openSync(logFile, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const chunk = Buffer.alloc(Math.max(0, size - offset));
+      readSync(fd, chunk, 0, chunk.length, offset);
+      offset = size;
+      const text = carry + chunk.toString('latin1');
+      const end = text.lastIndexOf('\n') + 1;
+      carry = text.slice(end);
+      let count = 0;
+      for (let at = text.indexOf(': Scavenge ', 0); at !== -1 && at < end; at = text.indexOf(': Scavenge ', at + 1))
+        count++;
+      return count;
+    } finally {
+      closeSync(fd);
+    }
+  };
+}
+
 function cleanUp(): void {
   try {
     git('worktree', 'remove', '--force', baseDir);
@@ -110,23 +141,34 @@ try {
     healthUrls: [`${npmUrl}/__sim/health`, `${axisUrl}/__sim/health`],
   });
   const sides = { base: baseDir, current: ROOT };
-  const gateways = {} as Record<keyof typeof sides, { url: string; pid: number }>;
+  const gateways = {} as Record<keyof typeof sides, { url: string; pid: number; scavenges: () => number }>;
   for (const [side, cwd] of Object.entries(sides) as [keyof typeof sides, string][]) {
     const port = await freePort();
     const child = await startChild({
       name: `gateway-${side}`,
       command: process.execPath,
-      args: ['dist/main.js'],
+      // --trace-gc: a line per collection in its log, counted per run (scavengeCounter).
+      args: ['--trace-gc', 'dist/main.js'],
       cwd,
       logDir,
       // The default configuration, as `npm run bench` runs it.
       env: gatewayEnvironment(port, HOST, upstreamEnvironment(npmUrl, axisUrl), side === 'current' ? currentEnv : {}),
       healthUrls: [`http://${HOST}:${port}/health`],
     });
-    gateways[side] = { url: `http://${HOST}:${port}/graphql`, pid: child.pid };
+    gateways[side] = {
+      url: `http://${HOST}:${port}/graphql`,
+      pid: child.pid,
+      scavenges: scavengeCounter(child.logFile),
+    };
   }
-  const run = async (side: keyof typeof sides, op: ScenarioName, seconds: number): Promise<number> => {
-    const { pid, url } = gateways[side];
+  /** One run: CPU µs per request, and scavenges per 1000 requests. */
+  const run = async (
+    side: keyof typeof sides,
+    op: ScenarioName,
+    seconds: number,
+  ): Promise<{ us: number; gc: number }> => {
+    const { pid, url, scavenges } = gateways[side];
+    scavenges();
     const before = cpuMs(pid);
     const out = await runLoad({
       url,
@@ -139,7 +181,8 @@ try {
     // A side that answers with errors is cheap for the wrong reason: its figure would mean nothing.
     if (out.non2xx > 0 || out.errors > 0 || out.mismatches > 0)
       throw new Error(`${side} ${op}: ${out.non2xx} non-2xx, ${out.errors} errors, ${out.mismatches} without data`);
-    return ((cpuMs(pid) - before) * 1000) / out.requests;
+    const us = ((cpuMs(pid) - before) * 1000) / out.requests;
+    return { us, gc: (scavenges() * 1000) / out.requests };
   };
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const extra = Object.entries(currentEnv)
@@ -153,21 +196,24 @@ try {
     // Warm-up: JIT, caches, heap growth (the first seconds of an op cost up to twice the rest).
     for (const side of ['base', 'current'] as const) await run(side, op, 6);
     const us = { base: [] as number[], current: [] as number[] };
+    const gc = { base: [] as number[], current: [] as number[] };
     for (let r = 0; r < rounds; r++) {
       for (const side of r % 2 === 0 ? (['base', 'current'] as const) : (['current', 'base'] as const)) {
-        us[side].push(await run(side, op, durationSec));
+        const out = await run(side, op, durationSec);
+        us[side].push(out.us);
+        gc[side].push(out.gc);
       }
       process.stdout.write(
-        `  ${op} r${r + 1}  base ${us.base.at(-1)!.toFixed(0)} µs  current ${us.current.at(-1)!.toFixed(0)} µs\n`,
+        `  ${op} r${r + 1}  base ${us.base.at(-1)!.toFixed(0)} µs ${gc.base.at(-1)!.toFixed(1)} gc  current ${us.current.at(-1)!.toFixed(0)} µs ${gc.current.at(-1)!.toFixed(1)} gc\n`,
       );
     }
     const ratios = us.current.map((c, i) => c / us.base[i]!);
     lines.push(
-      `| ${op} | ${median(us.base).toFixed(0)} | ${median(us.current).toFixed(0)} | ${median(ratios).toFixed(3)} | ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} |`,
+      `| ${op} | ${median(us.base).toFixed(0)} | ${median(us.current).toFixed(0)} | ${median(ratios).toFixed(3)} | ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} | ${median(gc.base).toFixed(2)} | ${median(gc.current).toFixed(2)} | ${(median(gc.current) / median(gc.base)).toFixed(3)} |`,
     );
   }
   process.stdout.write(
-    `\n| op | base ${baseRev} CPU µs/req | current CPU µs/req | current / base (median) | range |\n|---|---:|---:|---:|---|\n${lines.join('\n')}\n`,
+    `\n| op | base ${baseRev} CPU µs/req | current CPU µs/req | current / base (median) | range | base scavenges /1000 req | current scavenges /1000 req | current / base |\n|---|---:|---:|---:|---|---:|---:|---:|\n${lines.join('\n')}\n`,
   );
   process.stdout.write(
     `\npeak RSS (VmHWM): base ${peakRssMb(gateways.base.pid).toFixed(1)} MiB, current ${peakRssMb(gateways.current.pid).toFixed(1)} MiB\n`,
