@@ -53,6 +53,8 @@ export function budgetExceededError(breach: BudgetBreach): GatewayError {
  */
 export const ENTITIES_PER_TURN = 500;
 
+const identity = <T>(value: T): T => value;
+
 /**
  * Splits the completion of one big answer into slices of the event loop. A list a
  * resolver returns, or an entity a loader batch resolves, is handed on at once while the
@@ -62,8 +64,6 @@ export const ENTITIES_PER_TURN = 500;
  * each) is all completed in one microtask drain: hundreds of milliseconds in which no other
  * caller is answered.
  */
-const identity = <T>(value: T): T => value;
-
 class Pacer {
   private credit = ENTITIES_PER_TURN;
   /** Waiting values in arrival order; `head` is the next to go (no O(n) shift on a queue of thousands). */
