@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import type { Bindings, ChildLoggerOptions, DestinationStream, Logger, LevelWithSilent } from 'pino';
+import { createBatchedDestination } from './log-destination.js';
 import type { SecretSet } from './secrecy.js';
 
 /**
@@ -127,7 +128,7 @@ export function createLogger(
       serializers: { err: serializeError },
       ...(secrets && secrets.size > 0 ? { hooks: { streamWrite: (line: string) => secrets.scrub(line) } } : {}),
     },
-    destination,
+    destination ?? createBatchedDestination(),
   );
   // pino formats a child's bindings without the bindings formatter: censor them on the way
   // in. Children are made with Object.create(parent), so they inherit this method too.

@@ -28,6 +28,13 @@ export interface Replica {
   readonly url: string;
   /** Every log line (JSON) the process wrote since it was first started. */
   readonly logs: string[];
+  /**
+   * Every log line so far, once the process has written what it holds: its stdout is written
+   * in batches of a few milliseconds (src/log-destination.ts), so a line may arrive after the
+   * answer of the request that logged it. A request with a marked id is sent and its own line
+   * awaited; the lines before it are then in too (one stream, in order).
+   */
+  flushedLogs(): Promise<string[]>;
   readonly running: boolean;
   kill(signal?: NodeJS.Signals): Promise<void>;
   start(): Promise<void>;
@@ -131,10 +138,26 @@ function createReplica(index: number, port: number, env: Record<string, string>)
   const logs: string[] = [];
   let child: ChildProcess | undefined;
   const url = `http://127.0.0.1:${port}`;
+  let markers = 0;
   return {
     index,
     url,
     logs,
+    async flushedLogs() {
+      if (child === undefined || child.exitCode !== null || child.signalCode !== null) return logs;
+      const marker = `log-flush-${index}-${process.pid}-${++markers}`;
+      const res = await request(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}`, 'x-request-id': marker },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
+      await res.body.dump();
+      for (let i = 0; !logs.some((l) => l.includes(marker)); i += 1) {
+        if (i > 400) throw new Error(`replica ${index} did not log request ${marker}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return logs;
+    },
     get running() {
       return child !== undefined && child.exitCode === null && child.signalCode === null;
     },

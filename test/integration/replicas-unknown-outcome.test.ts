@@ -80,9 +80,11 @@ describe('an unknown write outcome, through the Redis idempotency store', () => 
     expect(createdId(retry)).toBe(ids[0]);
     expect(creates()).toBe(2);
     expect(idsOf('fleet.unknown')).toEqual(ids);
-    expect(two!.logs.some((l) => l.includes('"msg":"write settled by lookup"') && l.includes('"applied":true'))).toBe(
-      true,
-    );
+    expect(
+      (await two!.flushedLogs()).some(
+        (l) => l.includes('"msg":"write settled by lookup"') && l.includes('"applied":true'),
+      ),
+    ).toBe(true);
 
     // Now final: the first replica replays it and sends nothing upstream.
     const replay = await fleet.gql(one!.url, CREATE, user('fleet.unknown'), key('fleet-k-unknown'));
