@@ -75,7 +75,9 @@ export function createBatchedDestination(options: BatchedDestinationOptions = {}
     sink.write(batch);
   };
   // One timer for the life of the process, re-armed with refresh(): no timer object per batch.
-  // Unref'd: a waiting line never keeps the process alive (the exit handler writes it).
+  // Never cleared (clearTimeout would make every later refresh() a no-op): when it fires after
+  // its batch went early, it finds nothing to write. Unref'd: a waiting line never keeps the
+  // process alive (the exit handler writes it).
   const timer = setTimeout(handOver, maxDelayMs).unref();
 
   const flushSync = (): void => {
@@ -87,16 +89,13 @@ export function createBatchedDestination(options: BatchedDestinationOptions = {}
   return {
     write(line: string): void {
       pending += line;
-      if (pending.length >= maxChars) {
-        clearTimeout(timer);
-        handOver();
-      } else if (!armed) {
+      if (pending.length >= maxChars) handOver();
+      else if (!armed) {
         armed = true;
         timer.refresh();
       }
     },
     flush(cb?: (err?: Error) => void): void {
-      clearTimeout(timer);
       handOver();
       if (sink.flush) sink.flush(cb);
       else cb?.();

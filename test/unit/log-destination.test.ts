@@ -86,6 +86,21 @@ describe('the batched log destination', () => {
     expect(sink.writes).toEqual([line + line]);
   });
 
+  it('keeps writing by the timer after a batch went early (maxChars, flush)', async () => {
+    const sink = recordingSink();
+    const dest = createBatchedDestination({ sink, maxDelayMs: 5, maxChars: 10 });
+    dest.write('0123456789\n');
+    expect(sink.writes).toEqual(['0123456789\n']);
+    dest.write('a\n');
+    await sleep(30);
+    expect(sink.writes).toEqual(['0123456789\n', 'a\n']);
+    dest.write('b\n');
+    dest.flush();
+    dest.write('c\n');
+    await sleep(30);
+    expect(sink.writes).toEqual(['0123456789\n', 'a\n', 'b\n', 'c\n']);
+  });
+
   it('hands the waiting lines over on flush and on flushSync, then flushes the sink', () => {
     const sink = recordingSink();
     const dest = createBatchedDestination({ sink, maxDelayMs: 60_000 });
