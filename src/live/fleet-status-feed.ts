@@ -278,12 +278,14 @@ export function createFleetStatusFeed({ redis, poller, pollMs, logger }: FleetSt
         if (subscribers.size === 1) runTick();
         // The latest event at once: this replica's, else the fleet's (from Redis). One that
         // arrives on the channel meanwhile reaches this subscriber through deliver(); one
-        // that another subscriber's look-up brought in meanwhile is `last` by then.
+        // that another subscriber's look-up brought in meanwhile is `last` by then. A copy
+        // this look-up brings in is delivered to every subscriber here: one that looked
+        // earlier and found nothing waits for it too, and once `last` is set neither the
+        // channel (the same event) nor the lease tick's catch-up would bring it.
         const known = last ?? (await stored());
-        const latest = last ?? known;
-        if (latest !== undefined && subscribers.has(s)) {
-          last ??= latest;
-          send(s, latest);
+        if (subscribers.has(s)) {
+          if (last !== undefined) send(s, last);
+          else if (known !== undefined) deliver(known);
         }
         await stop;
         leave(s);

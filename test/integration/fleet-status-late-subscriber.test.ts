@@ -132,4 +132,35 @@ describe('the fleet status feed, for subscribers that joined just before the fir
       feed.close();
     }
   });
+  it('a subscriber that found nothing stored gets the copy a later subscriber on its replica found', async () => {
+    const logger = pino({ level: 'silent' });
+    const seed = new Redis(redis.url);
+    clients.push(seed);
+    // The lease is held elsewhere; this replica's SUBSCRIBE misses the holder's publish.
+    await seed.set('earlier-test:azure-status:lease', 'elsewhere', 'PX', 60_000);
+    const feed = createFleetStatusFeed({
+      redis: { ...connection('D'), keyPrefix: 'earlier-test:' },
+      poller: heldPoller(),
+      pollMs: 100,
+      logger,
+    });
+    try {
+      const earlier = feed.subscribe();
+      const earlierEvent = earlier.next();
+      // It looked before the holder's first poll: nothing stored yet.
+      await sleep(100);
+      const wire = JSON.stringify({ status: { ...STATUS.status, lastSyncAt: null, lastSuccessAt: null } });
+      await seed.set('earlier-test:azure-status:last', wire, 'PX', 60_000);
+      const later = feed.subscribe();
+      expect((await later.next()).value).toEqual(STATUS);
+      // The later look-up's copy is this replica's latest now: the earlier subscriber must get it
+      // too (at once, or at the next lease tick), not wait for a change that may never come.
+      const got = await Promise.race([earlierEvent.then((r) => r.value), sleep(2_000).then(() => 'nothing')]);
+      expect(got).toEqual(STATUS);
+      await earlier.return?.();
+      await later.return?.();
+    } finally {
+      feed.close();
+    }
+  });
 });
