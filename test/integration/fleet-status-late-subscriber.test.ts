@@ -77,6 +77,29 @@ function connection(replicaId: string, subscribeDelayMs = 0): RedisConnection {
   };
 }
 
+/** STATUS as the holder stores it in Redis. */
+const STORED = JSON.stringify({ status: { ...STATUS.status, lastSyncAt: null, lastSuccessAt: null } });
+
+/**
+ * A replica that never polls (its poller never answers, and the lease is held by a replica
+ * elsewhere), with a Redis client to play that holder.
+ */
+async function notPolling(
+  keyPrefix: string,
+  replicaId: string,
+): Promise<{ feed: ReturnType<typeof createFleetStatusFeed>; seed: Redis }> {
+  const seed = new Redis(redis.url);
+  clients.push(seed);
+  await seed.set(`${keyPrefix}azure-status:lease`, 'elsewhere', 'PX', 60_000);
+  const feed = createFleetStatusFeed({
+    redis: { ...connection(replicaId), keyPrefix },
+    poller: heldPoller(),
+    pollMs: 100,
+    logger: pino({ level: 'silent' }),
+  });
+  return { feed, seed };
+}
+
 describe('the fleet status feed, for subscribers that joined just before the first event', () => {
   it('catches up from the stored copy within a lease tick instead of waiting for a change', async () => {
     const logger = pino({ level: 'silent' });
@@ -106,19 +129,9 @@ describe('the fleet status feed, for subscribers that joined just before the fir
   });
 
   it('subscribers joining together on a replica that is not polling each get the stored copy, not only the first', async () => {
-    const logger = pino({ level: 'silent' });
-    const seed = new Redis(redis.url);
-    clients.push(seed);
-    // The fleet's latest event, stored by a holder elsewhere; this replica's poller never answers.
-    const wire = JSON.stringify({ status: { ...STATUS.status, lastSyncAt: null, lastSuccessAt: null } });
-    await seed.set('together-test:azure-status:last', wire, 'PX', 60_000);
-    await seed.set('together-test:azure-status:lease', 'elsewhere', 'PX', 60_000);
-    const feed = createFleetStatusFeed({
-      redis: { ...connection('C'), keyPrefix: 'together-test:' },
-      poller: heldPoller(),
-      pollMs: 100,
-      logger,
-    });
+    const { feed, seed } = await notPolling('together-test:', 'C');
+    // The fleet's latest event, stored by the holder elsewhere.
+    await seed.set('together-test:azure-status:last', STORED, 'PX', 60_000);
     try {
       const subs = Array.from({ length: 10 }, () => feed.subscribe());
       // All ten look up the stored copy at once; each must be sent it.
@@ -132,25 +145,16 @@ describe('the fleet status feed, for subscribers that joined just before the fir
       feed.close();
     }
   });
+
   it('a subscriber that found nothing stored gets the copy a later subscriber on its replica found', async () => {
-    const logger = pino({ level: 'silent' });
-    const seed = new Redis(redis.url);
-    clients.push(seed);
-    // The lease is held elsewhere; this replica's SUBSCRIBE misses the holder's publish.
-    await seed.set('earlier-test:azure-status:lease', 'elsewhere', 'PX', 60_000);
-    const feed = createFleetStatusFeed({
-      redis: { ...connection('D'), keyPrefix: 'earlier-test:' },
-      poller: heldPoller(),
-      pollMs: 100,
-      logger,
-    });
+    // The holder's publish happens before this replica's SUBSCRIBE (here: no publish at all).
+    const { feed, seed } = await notPolling('earlier-test:', 'D');
     try {
       const earlier = feed.subscribe();
       const earlierEvent = earlier.next();
       // It looked before the holder's first poll: nothing stored yet.
       await sleep(100);
-      const wire = JSON.stringify({ status: { ...STATUS.status, lastSyncAt: null, lastSuccessAt: null } });
-      await seed.set('earlier-test:azure-status:last', wire, 'PX', 60_000);
+      await seed.set('earlier-test:azure-status:last', STORED, 'PX', 60_000);
       const later = feed.subscribe();
       expect((await later.next()).value).toEqual(STATUS);
       // The later look-up's copy is this replica's latest now: the earlier subscriber must get it
