@@ -86,6 +86,11 @@ const TAKEN: Array<{ name: string; headers?: Record<string, string>; body: () =>
     headers: { accept: '' },
     body: () => JSON.stringify({ query: '{ azureStatus { state } }' }),
   },
+  {
+    // Past 4096 characters the lean front sends the body as one Buffer (lean-front.ts, send).
+    name: 'a large answer',
+    body: () => JSON.stringify({ query: '{ users(pageSize: 100) { nodes { id userName email groups { name } } } }' }),
+  },
   { name: 'a syntax error', body: () => JSON.stringify({ query: '{ azureStatus { ' }) },
   { name: 'a validation error', body: () => JSON.stringify({ query: '{ nope }' }) },
   {
