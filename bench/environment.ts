@@ -19,10 +19,19 @@ export const HEADERS = {
   authorization: `Bearer ${API_KEY}`,
 };
 
+/**
+ * The Axis directory every bench run works against: a real tenant's size, not the 120-user
+ * demo seed. Q1 and M1 read one user or one page of it; Q3's member lists are all of it, one
+ * 1000-list (bench/scenarios.ts). test/bench/floor-parity.test.ts checks every server's
+ * answer over the same directory.
+ */
+export const BENCH_TENANT_USERS = 1000;
+
 /** The simulators' environment (both in one process, on the given ports). */
 export function simulatorsEnvironment(host: string, npmPort: number, axisPort: number): Record<string, string> {
   return {
     SIM_HOST: host,
+    AXIS_SIM_SEED_USERS: String(BENCH_TENANT_USERS),
     NPM_SIM_PORT: String(npmPort),
     AXIS_SIM_PORT: String(axisPort),
     NPM_SIM_USERNAME: NPM_USER,

@@ -17,6 +17,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
+import { Q3_PAGE_SIZE } from './scenarios.js';
 import { UpstreamStatusError, createBenchUpstreams, enabledFlag, mergedUser, syncState } from './upstream-pools.js';
 import type {
   AxisGroupWire,
@@ -133,7 +134,7 @@ export async function createFloor(options: FloorOptions): Promise<Floor> {
   }
 
   async function q3(): Promise<string> {
-    const page = await axisCall<AxisPageWire<AxisUserWire>>('GET', '/users?pageSize=30&pageNumber=1');
+    const page = await axisCall<AxisPageWire<AxisUserWire>>('GET', `/users?pageSize=${Q3_PAGE_SIZE}&pageNumber=1`);
     const [groups, users] = await Promise.all([
       axisCall<AxisPageWire<AxisGroupWire>>('GET', '/groups?pageSize=1000&pageNumber=1'),
       axisCall<AxisPageWire<AxisUserWire>>('GET', '/users?pageSize=1000&pageNumber=1'),

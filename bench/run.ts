@@ -173,6 +173,7 @@ interface Bench {
 const BENCH_SERVER_FILES = [
   'upstream-pools.ts',
   'floor.ts',
+  'scenarios.ts',
   'floor-main.ts',
   'naive-schema.ts',
   'reference-yoga.ts',

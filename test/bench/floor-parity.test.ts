@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
+import { BENCH_TENANT_USERS } from '../../bench/environment.js';
 import { createFloor } from '../../bench/floor.js';
 import type { BenchServer, Floor } from '../../bench/floor.js';
 import { createMercurius } from '../../bench/reference-mercurius.js';
@@ -27,7 +28,8 @@ const references: Record<'yoga' | 'mercurius', { server?: BenchServer; url: stri
 const REFERENCES = ['yoga', 'mercurius'] as const;
 
 beforeAll(async () => {
-  stack = await startStack();
+  // The bench's tenant (bench/environment.ts): Q3's member lists are the whole 1000-list.
+  stack = await startStack({ axis: { seedUsers: BENCH_TENANT_USERS } });
   const options = {
     npmBaseUrl: stack.npmSim.url,
     npmUsername: NPM_USER,
