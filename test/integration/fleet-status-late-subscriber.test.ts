@@ -84,6 +84,11 @@ const STORED = JSON.stringify({ status: { ...STATUS.status, lastSyncAt: null, la
  * A replica that never polls (its poller never answers, and the lease is held by a replica
  * elsewhere), with a Redis client to play that holder.
  */
+/** The event `next` brings within `ms`, or 'nothing': a subscriber left waiting fails its test instead of timing out. */
+function valueWithin(next: Promise<IteratorResult<AzureStatusEvent>>, ms: number): Promise<unknown> {
+  return Promise.race([next.then((r) => r.value as unknown), sleep(ms).then(() => 'nothing')]);
+}
+
 async function notPolling(
   keyPrefix: string,
   replicaId: string,
@@ -118,7 +123,7 @@ describe('the fleet status feed, for subscribers that joined just before the fir
       await sleep(200);
       holderPoller.release();
       expect((await firstEvent).value).toEqual(STATUS);
-      const got = await Promise.race([lateEvent.then((r) => r.value), sleep(4_000).then(() => 'nothing')]);
+      const got = await valueWithin(lateEvent, 4_000);
       expect(got).toEqual(STATUS);
       await first.return?.();
       await lateSub.return?.();
@@ -135,9 +140,7 @@ describe('the fleet status feed, for subscribers that joined just before the fir
     try {
       const subs = Array.from({ length: 10 }, () => feed.subscribe());
       // All ten look up the stored copy at once; each must be sent it.
-      const got = await Promise.all(
-        subs.map((sub) => Promise.race([sub.next().then((r) => r.value), sleep(2_000).then(() => 'nothing')])),
-      );
+      const got = await Promise.all(subs.map((sub) => valueWithin(sub.next(), 2_000)));
       expect(got).toEqual(Array.from({ length: 10 }, () => STATUS));
       expect(feed.holdsLease()).toBe(false);
       await Promise.all(subs.map((sub) => sub.return?.()));
@@ -159,7 +162,7 @@ describe('the fleet status feed, for subscribers that joined just before the fir
       expect((await later.next()).value).toEqual(STATUS);
       // The later look-up's copy is this replica's latest now: the earlier subscriber must get it
       // too (at once, or at the next lease tick), not wait for a change that may never come.
-      const got = await Promise.race([earlierEvent.then((r) => r.value), sleep(2_000).then(() => 'nothing')]);
+      const got = await valueWithin(earlierEvent, 2_000);
       expect(got).toEqual(STATUS);
       await earlier.return?.();
       await later.return?.();
