@@ -3,7 +3,13 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { getOperationAST } from 'graphql';
 import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLError, GraphQLSchema } from 'graphql';
-import { finalAsyncIterator, isAsyncIterable, mapAsyncIterator } from '@envelop/core';
+import {
+  DEFAULT_ERROR_MESSAGE,
+  documentStringMap,
+  finalAsyncIterator,
+  isAsyncIterable,
+  mapAsyncIterator,
+} from '@envelop/core';
 import type { YogaLogger } from 'graphql-yoga';
 
 /**
@@ -190,6 +196,189 @@ function createExecute(onExecuteHooks: readonly Hook[]): (args: ExecutionArgs) =
   };
 }
 
+/** Envelop's parse (orchestrator.js `customParse`) over `onParse` hooks, as a plain loop. */
+function envelopParse(hooks: readonly Hook[], context: Record<string, unknown>, source: string): DocumentNode {
+  let result: DocumentNode | Error | null = null;
+  let parseFn: (source: string, options?: unknown) => DocumentNode = noEngine('parse');
+  const params = { source, options: undefined };
+  const extendContext = (extension: unknown) => {
+    Object.assign(context, extension);
+  };
+  const setParseFn = (next: typeof parseFn) => {
+    parseFn = next;
+  };
+  const setParsedDocument = (doc: DocumentNode) => {
+    result = doc;
+  };
+  let afterCalls: Hook[] | undefined;
+  for (const hook of hooks) {
+    const after = hook({ context, extendContext, params, parseFn, setParseFn, setParsedDocument });
+    if (after) (afterCalls ??= []).push(after as Hook);
+  }
+  if (result === null) {
+    try {
+      result = parseFn(source);
+    } catch (e) {
+      result = e as Error;
+    }
+  }
+  if (afterCalls !== undefined) {
+    const replaceParseResult = (next: DocumentNode | Error) => {
+      result = next;
+    };
+    for (const after of afterCalls) after({ context, extendContext, replaceParseResult, result });
+  }
+  if (result === null) throw new Error('Failed to parse document.');
+  if (result instanceof Error) throw result;
+  const document: DocumentNode = result;
+  documentStringMap.set(document, source);
+  return document;
+}
+
+/** Envelop's validate (orchestrator.js `customValidate`) over `onValidate` hooks, as a plain loop. */
+function envelopValidate(
+  hooks: readonly Hook[],
+  context: Record<string, unknown>,
+  schema: GraphQLSchema,
+  documentAST: DocumentNode,
+): readonly GraphQLError[] {
+  let rules: unknown[] | undefined;
+  let validateFn: (...args: unknown[]) => readonly GraphQLError[] = noEngine('validate');
+  let result: readonly GraphQLError[] | null = null;
+  const extendContext = (extension: unknown) => {
+    Object.assign(context, extension);
+  };
+  const addValidationRule = (rule: unknown) => {
+    (rules ??= []).push(rule);
+  };
+  const setValidationFn = (next: typeof validateFn) => {
+    validateFn = next;
+  };
+  const setResult = (next: readonly GraphQLError[]) => {
+    result = next;
+  };
+  let afterCalls: Hook[] | undefined;
+  for (const hook of hooks) {
+    const after = hook({
+      context,
+      extendContext,
+      // `rules` is read at the time of each call, as envelop's params object holds the array it grows.
+      params: { schema, documentAST, rules, typeInfo: undefined, options: undefined },
+      validateFn,
+      addValidationRule,
+      setValidationFn,
+      setResult,
+    });
+    if (after) (afterCalls ??= []).push(after as Hook);
+  }
+  result ||= validateFn(schema, documentAST, rules, undefined, undefined);
+  if (!result) return result as unknown as readonly GraphQLError[];
+  if (afterCalls !== undefined) {
+    const valid = result.length === 0;
+    for (const after of afterCalls) after({ valid, result, context, extendContext, setResult });
+  }
+  return result;
+}
+
+/**
+ * Envelop's context factory (orchestrator.js `customContextFactory`) over `onContextBuilding`
+ * hooks: synchronous unless a hook returns a thenable.
+ */
+function envelopContext(hooks: readonly Hook[], context: Record<string, unknown>): unknown {
+  let broken = false;
+  const afterCalls: unknown[] = [];
+  const extendContext = (extension: unknown) => {
+    Object.assign(context, extension);
+  };
+  const breakContextBuilding = () => {
+    broken = true;
+  };
+  const after = (): unknown => {
+    if (broken || afterCalls.length === 0) return context;
+    const waited = eachHook(afterCalls as Hook[], 0, (hook) => hook({ context, extendContext }), undefined, never);
+    return waited === undefined ? context : waited.then(() => context);
+  };
+  const waited = eachHook(
+    hooks,
+    0,
+    (hook) => hook({ context, extendContext, breakContextBuilding }),
+    afterCalls,
+    () => broken,
+  );
+  return waited === undefined ? after() : waited.then(after);
+}
+
+function noEngine(name: string): () => never {
+  return () => {
+    throw new Error(`No \`${name}\` function found! Register it using "useEngine" plugin.`);
+  };
+}
+
+/**
+ * Envelop's `getEnveloped(context)` for one request, over the hooks its plugins registered:
+ * the onEnveloped hooks run, then parse, validate and the context factory are this module's
+ * loops (getEnveloped makes a closure per step and per hook call for every request). The
+ * gateway's schema is static; a plugin that sets another one for a request gets envelop's own
+ * getEnveloped, whose schema change reaches every plugin.
+ */
+function createEnveloped(yoga: YogaOperationInternals): (context: Record<string, unknown>) => Enveloped {
+  const hooks = { init: [] as Hook[], parse: [] as Hook[], validate: [] as Hook[], context: [] as Hook[] };
+  for (const plugin of yoga.plugins) {
+    if (!plugin) continue;
+    if (typeof plugin['onEnveloped'] === 'function') hooks.init.push(plugin['onEnveloped'] as Hook);
+    if (typeof plugin['onParse'] === 'function') hooks.parse.push(plugin['onParse'] as Hook);
+    if (typeof plugin['onValidate'] === 'function') hooks.validate.push(plugin['onValidate'] as Hook);
+    if (typeof plugin['onContextBuilding'] === 'function') hooks.context.push(plugin['onContextBuilding'] as Hook);
+  }
+  // Envelop's subscribe does not depend on the request: taken once (the lean front takes no
+  // subscription over SSE, but a POST of one answered as JSON still runs it).
+  let envelopSubscribe: Enveloped['subscribe'] | undefined;
+  // A context that fails to build is masked first by the handler useMaskedErrors registers with
+  // envelop (the one Yoga adds), as envelop would, and then by Yoga's handleError (idempotent).
+  const masked = yoga.maskedErrorsOpts as {
+    maskError(error: unknown, message: string): unknown;
+    errorMessage?: string;
+  } | null;
+  const contextError = (error: unknown): never => {
+    throw masked ? masked.maskError(error, masked.errorMessage || DEFAULT_ERROR_MESSAGE) : error;
+  };
+  let staticSchema: GraphQLSchema | undefined;
+  return (context) => {
+    let schema = staticSchema;
+    let changed = false;
+    const setSchema = (next: GraphQLSchema) => {
+      if (next !== schema) changed = true;
+      schema = next;
+    };
+    const extendContext = (extension: unknown) => {
+      if (context) Object.assign(context, extension);
+    };
+    for (const hook of hooks.init) hook({ context, extendContext, setSchema });
+    if (staticSchema === undefined || changed) {
+      // The first request learns the schema (set at plugin init, or by an onEnveloped hook) from
+      // envelop itself; a schema set per request always goes there.
+      const enveloped = yoga.getEnveloped(context);
+      envelopSubscribe ??= enveloped.subscribe;
+      if (staticSchema === undefined && (!changed || schema === enveloped.schema)) staticSchema = enveloped.schema;
+      return enveloped;
+    }
+    return {
+      parse: (source) => envelopParse(hooks.parse, context, source),
+      validate: (s, document) => envelopValidate(hooks.validate, context, s, document),
+      contextFactory: () => {
+        try {
+          const built = envelopContext(hooks.context, context);
+          return isThenable(built) ? Promise.resolve(built).then(undefined, contextError) : built;
+        } catch (error) {
+          return contextError(error);
+        }
+      },
+      subscribe: (args) => (envelopSubscribe ?? yoga.getEnveloped(context).subscribe)(args),
+      schema: schema!,
+    };
+  };
+}
+
 /**
  * Yoga's handleParams for the lean front: the same steps, errors and stream handling, with
  * envelop's execute replaced by the plain loops above.
@@ -202,6 +391,7 @@ export function createLeanOperation(
     if (plugin && typeof plugin['onExecute'] === 'function') onExecuteHooks.push(plugin['onExecute'] as Hook);
   }
   const execute = createExecute(onExecuteHooks);
+  const getEnveloped = createEnveloped(yoga);
   const failed = (error: unknown): ExecutionResult => ({
     errors: handleError(error, yoga.maskedErrorsOpts, yoga.logger),
   });
@@ -247,7 +437,7 @@ export function createLeanOperation(
     ctx['params'] = params;
     let result: unknown;
     try {
-      const enveloped = yoga.getEnveloped(ctx);
+      const enveloped = getEnveloped(ctx);
       yoga.logger.debug('Processing GraphQL Parameters');
       result = processRequest(params as Params, enveloped);
     } catch (error) {
