@@ -85,16 +85,6 @@ function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-function memo<T>(load: () => Promise<T>): { get(): Promise<T>; forget(): void } {
-  let pending: Promise<T> | undefined;
-  return {
-    get: () => (pending ??= load()),
-    forget: () => {
-      pending = undefined;
-    },
-  };
-}
-
 interface Listing<T> {
   byId: Map<string, T>;
   /** The listing held the whole collection at one instant: an id missing from it does not exist. */
@@ -263,70 +253,129 @@ class Collection<T extends { id: string }> {
   }
 }
 
+/**
+ * A request's loaders and the hooks its sources call, as one class: every request makes one,
+ * and what a request never asks for (the accounts' DataLoader, the users' and groups'
+ * Collections) is made on first use. Methods live on the prototype rather than as a dozen
+ * closures per request; resolvers call them on `loaders`, never detached.
+ */
+class RequestLoaders implements Loaders, LoaderHooks {
+  private status: Promise<CloudStatus> | undefined;
+  private accounts: Promise<AzureAccount[]> | undefined;
+  private accountLoader: DataLoader<string, AzureAccount | null> | undefined;
+  private users: Collection<AxisUser> | undefined;
+  private groups: Collection<AxisGroup> | undefined;
+
+  constructor(
+    private readonly npm: NpmClient,
+    private readonly axis: AxisClient,
+    private readonly call: CallContext,
+  ) {}
+
+  cloudStatus(): Promise<CloudStatus> {
+    return (this.status ??= this.npm.getStatus(this.call));
+  }
+
+  azureAccounts(): Promise<AzureAccount[]> {
+    return (this.accounts ??= this.npm.listAccounts(this.call));
+  }
+
+  get azureAccountById(): DataLoader<string, AzureAccount | null> {
+    return (this.accountLoader ??= new DataLoader<string, AzureAccount | null>(async (ids) => {
+      const list = await this.azureAccounts();
+      const byId = new Map(list.map((a) => [a.accId, a]));
+      return ids.map((id) => byId.get(id) ?? null);
+    }));
+  }
+
+  get userById(): DataLoader<string, AxisUser | null> {
+    return this.userCollection().loader;
+  }
+
+  get groupById(): DataLoader<string, AxisGroup | null> {
+    return this.groupCollection().loader;
+  }
+
+  userPage(page: PageRequest): Promise<AxisPage<AxisUser>> {
+    return this.userCollection().page(page);
+  }
+
+  groupPage(page: PageRequest): Promise<AxisPage<AxisGroup>> {
+    return this.groupCollection().page(page);
+  }
+
+  peekUser(id: string): AxisUser | undefined {
+    return this.users?.peek(id);
+  }
+
+  peekGroup(id: string): AxisGroup | undefined {
+    return this.groups?.peek(id);
+  }
+
+  prefetchUsers(): void {
+    this.userCollection().prefetch();
+  }
+
+  prefetchGroups(): void {
+    this.groupCollection().prefetch();
+  }
+
+  afterUserWrite(user: AxisUser): void {
+    this.afterAxisDelete();
+    this.userCollection().prime([user]);
+  }
+
+  afterGroupWrite(group: AxisGroup): void {
+    this.afterAxisDelete();
+    this.groupCollection().prime([group]);
+  }
+
+  afterAxisDelete(): void {
+    this.users?.forget();
+    this.groups?.forget();
+  }
+
+  afterNpmWrite(): void {
+    this.status = undefined;
+    this.accounts = undefined;
+    this.accountLoader?.clearAll();
+  }
+
+  private userCollection(): Collection<AxisUser> {
+    if (this.users === undefined) {
+      const { axis, call } = this;
+      this.users = new Collection<AxisUser>(
+        (page) => axis.listUsers(page, call),
+        (id) => axis.getUser(id, call),
+        () => call.budget?.stopped === true,
+        (id) => ({ ...PLACEHOLDER_USER, id }),
+        (value) => (call.budget ? call.budget.pace(value) : value),
+      );
+    }
+    return this.users;
+  }
+
+  private groupCollection(): Collection<AxisGroup> {
+    if (this.groups === undefined) {
+      const { axis, call } = this;
+      this.groups = new Collection<AxisGroup>(
+        (page) => axis.listGroups(page, call),
+        (id) => axis.getGroup(id, call),
+        () => call.budget?.stopped === true,
+        (id) => ({ id, name: '', description: null, users: [] }),
+        (value) => (call.budget ? call.budget.pace(value) : value),
+      );
+    }
+    return this.groups;
+  }
+}
+
 export function createLoaders(
   clients: { npm: NpmClient; axis: AxisClient },
   call: CallContext,
 ): { loaders: Loaders; hooks: LoaderHooks } {
-  const { npm, axis } = clients;
-  const status = memo(() => npm.getStatus(call));
-  const accounts = memo(() => npm.listAccounts(call));
-  const azureAccountById = new DataLoader<string, AzureAccount | null>(async (ids) => {
-    const list = await accounts.get();
-    const byId = new Map(list.map((a) => [a.accId, a]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
-  const stopped = () => call.budget?.stopped === true;
-  const pace = <V>(value: V): V | Promise<V> => (call.budget ? call.budget.pace(value) : value);
-  const users = new Collection<AxisUser>(
-    (page) => axis.listUsers(page, call),
-    (id) => axis.getUser(id, call),
-    stopped,
-    (id) => ({ ...PLACEHOLDER_USER, id }),
-    pace,
-  );
-  const groups = new Collection<AxisGroup>(
-    (page) => axis.listGroups(page, call),
-    (id) => axis.getGroup(id, call),
-    stopped,
-    (id) => ({ id, name: '', description: null, users: [] }),
-    pace,
-  );
-  const forgetAxis = (): void => {
-    users.forget();
-    groups.forget();
-  };
-
-  return {
-    loaders: {
-      cloudStatus: status.get,
-      azureAccounts: accounts.get,
-      azureAccountById,
-      userById: users.loader,
-      groupById: groups.loader,
-      userPage: (page) => users.page(page),
-      groupPage: (page) => groups.page(page),
-      peekUser: (id) => users.peek(id),
-      peekGroup: (id) => groups.peek(id),
-      prefetchUsers: () => users.prefetch(),
-      prefetchGroups: () => groups.prefetch(),
-    },
-    hooks: {
-      afterUserWrite(user) {
-        forgetAxis();
-        users.prime([user]);
-      },
-      afterGroupWrite(group) {
-        forgetAxis();
-        groups.prime([group]);
-      },
-      afterAxisDelete: forgetAxis,
-      afterNpmWrite() {
-        status.forget();
-        accounts.forget();
-        azureAccountById.clearAll();
-      },
-    },
-  };
+  const both = new RequestLoaders(clients.npm, clients.axis, call);
+  return { loaders: both, hooks: both };
 }
 
 /**
@@ -349,47 +398,78 @@ export type AxisSource = Pick<
   | 'commit'
 >;
 
+/**
+ * A class, not an object of closures: every request gets one, and its methods live on the
+ * prototype instead of being made for each request (methods are called on it, never detached).
+ */
+class AxisSourceOf implements AxisSource {
+  constructor(
+    private readonly axis: AxisClient,
+    private readonly hooks: LoaderHooks,
+  ) {}
+
+  // Around the loaders on purpose: a read-merge-write starts from the IdP's current copy.
+  getUser(id: string, call?: CallContext): Promise<AxisUser> {
+    return this.axis.getUser(id, call);
+  }
+
+  getGroup(id: string, call?: CallContext): Promise<AxisGroup> {
+    return this.axis.getGroup(id, call);
+  }
+
+  // Also around the loaders: settling an unknown write looks for its effect (Mutation.ts).
+  listUsers(page: PageRequest, call?: CallContext): Promise<AxisPage<AxisUser>> {
+    return this.axis.listUsers(page, call);
+  }
+
+  listGroups(page: PageRequest, call?: CallContext): Promise<AxisPage<AxisGroup>> {
+    return this.axis.listGroups(page, call);
+  }
+
+  async createUser(...args: Parameters<AxisClient['createUser']>): Promise<AxisUser> {
+    const created = await this.axis.createUser(...args);
+    this.hooks.afterUserWrite(created);
+    return created;
+  }
+
+  async updateUser(...args: Parameters<AxisClient['updateUser']>): Promise<AxisUser> {
+    const updated = await this.axis.updateUser(...args);
+    this.hooks.afterUserWrite(updated);
+    return updated;
+  }
+
+  async deleteUser(...args: Parameters<AxisClient['deleteUser']>): Promise<void> {
+    await this.axis.deleteUser(...args);
+    this.hooks.afterAxisDelete();
+  }
+
+  async createGroup(...args: Parameters<AxisClient['createGroup']>): Promise<AxisGroup> {
+    const created = await this.axis.createGroup(...args);
+    this.hooks.afterGroupWrite(created);
+    return created;
+  }
+
+  async updateGroup(...args: Parameters<AxisClient['updateGroup']>): Promise<AxisGroup> {
+    const updated = await this.axis.updateGroup(...args);
+    this.hooks.afterGroupWrite(updated);
+    return updated;
+  }
+
+  async deleteGroup(...args: Parameters<AxisClient['deleteGroup']>): Promise<void> {
+    await this.axis.deleteGroup(...args);
+    this.hooks.afterAxisDelete();
+  }
+
+  // A commit publishes what earlier writes staged, and each of those writes has already
+  // told the loaders (the IdP's reads show staged changes): nothing more to forget. Were
+  // it to forget, an auto-commit would drop the user or group its write just primed.
+  commit(...args: Parameters<AxisClient['commit']>): ReturnType<AxisClient['commit']> {
+    return this.axis.commit(...args);
+  }
+}
+
 export function createAxisSource(axis: AxisClient, hooks: LoaderHooks): AxisSource {
-  return {
-    // Around the loaders on purpose: a read-merge-write starts from the IdP's current copy.
-    getUser: (id, call) => axis.getUser(id, call),
-    getGroup: (id, call) => axis.getGroup(id, call),
-    // Also around the loaders: settling an unknown write looks for its effect (Mutation.ts).
-    listUsers: (page, call) => axis.listUsers(page, call),
-    listGroups: (page, call) => axis.listGroups(page, call),
-    async createUser(user, call) {
-      const created = await axis.createUser(user, call);
-      hooks.afterUserWrite(created);
-      return created;
-    },
-    async updateUser(id, user, call) {
-      const updated = await axis.updateUser(id, user, call);
-      hooks.afterUserWrite(updated);
-      return updated;
-    },
-    async deleteUser(id, call) {
-      await axis.deleteUser(id, call);
-      hooks.afterAxisDelete();
-    },
-    async createGroup(group, call) {
-      const created = await axis.createGroup(group, call);
-      hooks.afterGroupWrite(created);
-      return created;
-    },
-    async updateGroup(id, group, call) {
-      const updated = await axis.updateGroup(id, group, call);
-      hooks.afterGroupWrite(updated);
-      return updated;
-    },
-    async deleteGroup(id, call) {
-      await axis.deleteGroup(id, call);
-      hooks.afterAxisDelete();
-    },
-    // A commit publishes what earlier writes staged, and each of those writes has already
-    // told the loaders (the IdP's reads show staged changes): nothing more to forget. Were
-    // it to forget, an auto-commit would drop the user or group its write just primed.
-    commit: (call) => axis.commit(call),
-  };
+  return new AxisSourceOf(axis, hooks);
 }
 
 /** The NPM client's writes as a request's resolvers see them: each one makes the next NPM read go to the appliance. */
@@ -398,25 +478,39 @@ export type NpmSource = Pick<
   'getStatus' | 'setSyncEnabled' | 'syncNow' | 'upsertAccounts' | 'deleteAccounts'
 >;
 
+/** Like AxisSourceOf, a class so that a request's source costs one object. */
+class NpmSourceOf implements NpmSource {
+  constructor(
+    private readonly npm: NpmClient,
+    private readonly hooks: LoaderHooks,
+  ) {}
+
+  // Around the loaders: settling an unknown toggle reads the appliance's status afresh.
+  getStatus(...args: Parameters<NpmClient['getStatus']>): ReturnType<NpmClient['getStatus']> {
+    return this.npm.getStatus(...args);
+  }
+
+  async setSyncEnabled(...args: Parameters<NpmClient['setSyncEnabled']>): Promise<void> {
+    await this.npm.setSyncEnabled(...args);
+    this.hooks.afterNpmWrite();
+  }
+
+  async syncNow(...args: Parameters<NpmClient['syncNow']>): Promise<void> {
+    await this.npm.syncNow(...args);
+    this.hooks.afterNpmWrite();
+  }
+
+  async upsertAccounts(...args: Parameters<NpmClient['upsertAccounts']>): Promise<void> {
+    await this.npm.upsertAccounts(...args);
+    this.hooks.afterNpmWrite();
+  }
+
+  async deleteAccounts(...args: Parameters<NpmClient['deleteAccounts']>): Promise<void> {
+    await this.npm.deleteAccounts(...args);
+    this.hooks.afterNpmWrite();
+  }
+}
+
 export function createNpmSource(npm: NpmClient, hooks: LoaderHooks): NpmSource {
-  return {
-    // Around the loaders: settling an unknown toggle reads the appliance's status afresh.
-    getStatus: (call) => npm.getStatus(call),
-    async setSyncEnabled(enabled, call) {
-      await npm.setSyncEnabled(enabled, call);
-      hooks.afterNpmWrite();
-    },
-    async syncNow(call) {
-      await npm.syncNow(call);
-      hooks.afterNpmWrite();
-    },
-    async upsertAccounts(accounts, call) {
-      await npm.upsertAccounts(accounts, call);
-      hooks.afterNpmWrite();
-    },
-    async deleteAccounts(accIds, call) {
-      await npm.deleteAccounts(accIds, call);
-      hooks.afterNpmWrite();
-    },
-  };
+  return new NpmSourceOf(npm, hooks);
 }
