@@ -9,7 +9,7 @@ export interface LogSink {
 }
 
 export interface BatchedDestinationOptions {
-  /** Where the batches go: by default pino.destination on stdout (async writes, EPIPE ignored). */
+  /** Where the batches go: by default pino.destination on stdout (synchronous writes, EPIPE ignored). */
   sink?: LogSink;
   /** How long a line may wait for others before its batch is written (ms). */
   maxDelayMs?: number;
@@ -57,11 +57,18 @@ const DEFAULT_MAX_CHARS = 32 * 1024;
  * What this changes for a reader of the logs: a line reaches stdout up to `maxDelayMs` later.
  * What it does not change: every line is written, in order; at process exit (process.exit,
  * an uncaught exception, the event loop running dry) the waiting lines are written
- * synchronously, as pino does for its own buffer. Only a SIGKILL loses them, as it loses
- * sonic-boom's buffer today.
+ * synchronously. Only a SIGKILL loses them (at most `maxDelayMs` of lines).
+ *
+ * The batches are written synchronously (sonic-boom `sync: true`), one write every
+ * `maxDelayMs` or `maxChars`: the threadpool round trip that made asynchronous writes worth it
+ * was per line, and a batch pays one syscall either way. An asynchronous write can still be in
+ * flight on the threadpool when the process exits: the exit handler's synchronous write of the
+ * rest then races it on the pipe, and lines came out of order (a 400-line batch after 3000
+ * later lines). A stdout that stops draining blocks the process, as Node's own process.stdout
+ * does on a pipe or a file.
  */
 export function createBatchedDestination(options: BatchedDestinationOptions = {}): BatchedDestination {
-  const sink = options.sink ?? pino.destination({ dest: 1, sync: false });
+  const sink = options.sink ?? pino.destination({ dest: 1, sync: true });
   const maxDelayMs = options.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
   const maxChars = options.maxChars ?? DEFAULT_MAX_CHARS;
   let pending = '';

@@ -29,8 +29,12 @@ function recordingSink(): LogSink & { writes: string[]; flushes: number; syncFlu
 
 const lines = (n: number, from = 0): string[] => Array.from({ length: n }, (_, i) => `{"n":${from + i}}\n`);
 
-/** Runs a module of JavaScript in a child process with the gateway's logger on stdout. */
-async function runChild(body: string): Promise<{ code: number | null; stdout: string }> {
+/**
+ * Runs a module of JavaScript in a child process with the gateway's logger on stdout.
+ * `stallMs`: how long this end leaves the pipe unread at first, so that the child's writes
+ * fill it and wait (a log collector that lags).
+ */
+async function runChild(body: string, stallMs = 0): Promise<{ code: number | null; stdout: string }> {
   const script = `import { createLogger } from './src/logger.ts';\nconst logger = createLogger('info');\n${body}`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     cwd: ROOT,
@@ -38,6 +42,10 @@ async function runChild(body: string): Promise<{ code: number | null; stdout: st
   });
   let stdout = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  if (stallMs > 0) {
+    child.stdout.pause();
+    setTimeout(() => child.stdout.resume(), stallMs);
+  }
   const [code] = (await once(child, 'close')) as [number | null];
   return { code, stdout };
 }
@@ -138,6 +146,15 @@ describe('the batched log destination', () => {
     it('writes every line, in order, when it exits with writes in flight', async () => {
       const { code, stdout } = await runChild(
         `for (let n = 0; n < 20000; n++) logger.info({ n }, 'line');\nsetTimeout(() => {\n  for (let n = 20000; n < 20100; n++) logger.info({ n }, 'line');\n  process.exit(0);\n}, 1);`,
+      );
+      expect(code).toBe(0);
+      expect(loggedNumbers(stdout)).toEqual(Array.from({ length: 20100 }, (_, i) => i));
+    });
+
+    it('writes every line, in order, when it exits while its reader lags', async () => {
+      const { code, stdout } = await runChild(
+        `for (let n = 0; n < 20000; n++) logger.info({ n }, 'line');\nsetTimeout(() => {\n  for (let n = 20000; n < 20100; n++) logger.info({ n }, 'line');\n  process.exit(0);\n}, 1);`,
+        300,
       );
       expect(code).toBe(0);
       expect(loggedNumbers(stdout)).toEqual(Array.from({ length: 20100 }, (_, i) => i));
